@@ -1,0 +1,45 @@
+"""The ``crystalgenome`` command. Each sub-command lives in its own module of this package.
+
+Heavy libraries are imported inside the command functions, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from crystalgenome import __version__
+
+app = typer.Typer(
+    name="crystalgenome",
+    help="Learn materials properties from the 3D diffraction patterns of crystal structures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"crystalgenome {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+) -> None:
+    """Learn materials properties from the 3D diffraction patterns of crystal structures."""
+
+
+def _register() -> None:
+    from crystalgenome.cli import diffract_cmd
+
+    app.command("diffract")(diffract_cmd.diffract)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

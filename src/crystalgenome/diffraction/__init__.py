@@ -1,0 +1,44 @@
+"""Stage 1: diffraction physics — structure → 3D point cloud of reflections with intensities."""
+
+from __future__ import annotations
+
+from crystalgenome.diffraction.engine import (
+    DiffractionCalculator,
+    diffract,
+    friedel_half,
+    intensities,
+    structure_factors,
+)
+from crystalgenome.diffraction.pattern import DiffractionPattern
+from crystalgenome.diffraction.pointsets import limiting_sphere, miller_box, reciprocal_lattice
+from crystalgenome.diffraction.powder import PowderPattern, lorentz_polarisation, powder_pattern
+from crystalgenome.diffraction.radiation import WAVELENGTHS, resolve_wavelength
+from crystalgenome.diffraction.scattering import (
+    NeutronScattering,
+    ScatteringModel,
+    XRayScattering,
+    scattering_model,
+)
+from crystalgenome.diffraction.settings import DiffractionSettings
+
+__all__ = [
+    "WAVELENGTHS",
+    "DiffractionCalculator",
+    "DiffractionPattern",
+    "DiffractionSettings",
+    "NeutronScattering",
+    "PowderPattern",
+    "ScatteringModel",
+    "XRayScattering",
+    "diffract",
+    "friedel_half",
+    "intensities",
+    "limiting_sphere",
+    "lorentz_polarisation",
+    "miller_box",
+    "powder_pattern",
+    "reciprocal_lattice",
+    "resolve_wavelength",
+    "scattering_model",
+    "structure_factors",
+]

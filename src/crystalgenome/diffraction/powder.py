@@ -1,0 +1,89 @@
+"""Powder (1D) projection of a 3D pattern, for validation against pymatgen and for plots.
+
+Points with 0 < |g| ≤ 2/λ become peaks at 2θ = 2 arcsin(λ|g|/2). X-ray intensities are
+multiplied by the Lorentz–polarisation factor (1 + cos² 2θ)/(sin² θ cos θ), neutron ones by
+the Lorentz factor 1/(sin² θ cos θ). Peaks whose 2θ round to the same multiple of
+:data:`TWO_THETA_TOL` are merged (the representative 2θ is that of the smallest |g|), and
+peaks below :data:`SCALED_INTENSITY_TOL` of the strongest are dropped, as in pymatgen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crystalgenome.diffraction.pattern import DiffractionPattern
+from crystalgenome.diffraction.radiation import resolve_wavelength
+
+TWO_THETA_TOL = 1e-5
+"""Peaks closer than this in 2θ (degrees) are merged."""
+
+SCALED_INTENSITY_TOL = 1e-3
+"""Peaks weaker than this, on a scale where the strongest is 100, are dropped."""
+
+
+@dataclass(frozen=True)
+class PowderPattern:
+    """A powder diffraction pattern.
+
+    Attributes:
+        two_theta: peak positions 2θ, degrees, ascending.
+        intensity: peak intensities (strongest = 100 when scaled).
+        d_spacing: interplanar spacing 1/|g| of each peak, Å.
+        multiplicity: number of reciprocal-lattice points merged into each peak.
+        wavelength: λ, Å.
+    """
+
+    two_theta: np.ndarray
+    intensity: np.ndarray
+    d_spacing: np.ndarray
+    multiplicity: np.ndarray
+    wavelength: float
+
+
+def lorentz_polarisation(theta: np.ndarray, radiation: str) -> np.ndarray:
+    """Lorentz(-polarisation) factor at Bragg angle θ (radians)."""
+    sin_t, cos_t = np.sin(theta), np.cos(theta)
+    lorentz = 1.0 / (sin_t**2 * cos_t)
+    if radiation == "xray":
+        return (1.0 + np.cos(2 * theta) ** 2) * lorentz
+    return lorentz
+
+
+def powder_pattern(
+    pattern: DiffractionPattern, wavelength: float | str | None = None, *, scaled: bool = True
+) -> PowderPattern:
+    """Project ``pattern`` onto 2θ for wavelength λ (Å or a name; default: the pattern's own)."""
+    if wavelength is None:
+        wavelength = pattern.settings.wavelength
+        if wavelength is None:
+            raise ValueError("the pattern is a Miller box; give a wavelength for the powder projection")
+    wavelength = resolve_wavelength(wavelength)
+    g_norm = pattern.g_norm
+    keep = (g_norm > 0) & (g_norm <= 2.0 / wavelength * (1 + 1e-12))
+    g_norm, values = g_norm[keep], pattern.intensity[keep] * pattern.volume**2
+    theta = np.arcsin(np.clip(wavelength * g_norm / 2, -1.0, 1.0))
+    two_theta = np.degrees(2 * theta)
+    weighted = values * lorentz_polarisation(theta, pattern.radiation)
+    keys = np.round(two_theta / TWO_THETA_TOL).astype(np.int64)
+    order = np.lexsort((g_norm, keys))
+    keys, two_theta, g_norm, weighted = keys[order], two_theta[order], g_norm[order], weighted[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    peak_intensity = np.add.reduceat(weighted, starts) if keys.size else np.zeros(0)
+    multiplicity = np.diff(np.r_[starts, keys.size])
+    peak_two_theta, peak_g = two_theta[starts], g_norm[starts]
+    if peak_intensity.size:
+        strong = peak_intensity / peak_intensity.max() * 100 > SCALED_INTENSITY_TOL
+        peak_intensity, peak_two_theta, peak_g, multiplicity = (
+            peak_intensity[strong], peak_two_theta[strong], peak_g[strong], multiplicity[strong]
+        )
+        if scaled:
+            peak_intensity = peak_intensity / peak_intensity.max() * 100
+    return PowderPattern(
+        two_theta=peak_two_theta,
+        intensity=peak_intensity,
+        d_spacing=1.0 / peak_g,
+        multiplicity=multiplicity,
+        wavelength=wavelength,
+    )

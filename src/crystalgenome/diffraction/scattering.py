@@ -1,0 +1,99 @@
+"""Scattering strengths per element: X-ray form factors f(s) and neutron lengths b.
+
+One interface for both radiations (:class:`ScatteringModel`): a new radiation is a new
+sibling class. Tables live in ``data/`` (see its README for their source).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from functools import cache
+from importlib import resources
+from typing import ClassVar
+
+import numpy as np
+
+from crystalgenome.errors import StructureError
+
+FORM_FACTOR_PREFACTOR = 41.78214
+"""Constant of the fitted X-ray form factor f(s) = Z − 41.78214 s² Σ aᵢ exp(−bᵢ s²)."""
+
+
+@cache
+def _load_table(filename: str) -> dict:
+    text = resources.files("crystalgenome.diffraction").joinpath("data", filename).read_text()
+    return json.loads(text)
+
+
+@cache
+def _atomic_numbers() -> dict[str, int]:
+    from pymatgen.core.periodic_table import Element
+
+    return {element.symbol: int(element.Z) for element in Element}
+
+
+class ScatteringModel(ABC):
+    """Scattering amplitude of each element as a function of s = sinθ/λ = |g|/2 (Å⁻¹)."""
+
+    radiation: ClassVar[str]
+
+    @abstractmethod
+    def known(self, symbol: str) -> bool:
+        """Whether the table has data for element ``symbol``."""
+
+    @abstractmethod
+    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+        """(len(symbols), len(s_squared)) scattering amplitudes at each s² (Å⁻²)."""
+
+    def check(self, symbols: list[str], name: str) -> None:
+        """Raise :class:`StructureError` if an element has no scattering data."""
+        missing = sorted(symbol for symbol in set(symbols) if not self.known(symbol))
+        if missing:
+            raise StructureError(
+                name, f"no {self.radiation} scattering data for element(s) {', '.join(missing)}"
+            )
+
+
+class XRayScattering(ScatteringModel):
+    """Fitted X-ray atomic form factors (electrons), the parameters pymatgen uses."""
+
+    radiation = "xray"
+
+    def __init__(self) -> None:
+        self._table = _load_table("atomic_scattering_params.json")
+
+    def known(self, symbol: str) -> bool:
+        return symbol in self._table and symbol in _atomic_numbers()
+
+    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+        z = np.array([_atomic_numbers()[s] for s in symbols], dtype=float)
+        coeffs = np.array([self._table[s] for s in symbols], dtype=float)  # (n, 4, 2)
+        a, b = coeffs[..., 0], coeffs[..., 1]
+        gauss = np.exp(-b[:, :, None] * s_squared[None, None, :])  # (n, 4, M)
+        return z[:, None] - FORM_FACTOR_PREFACTOR * s_squared[None, :] * np.einsum("ni,nim->nm", a, gauss)
+
+
+class NeutronScattering(ScatteringModel):
+    """Bound coherent neutron scattering lengths (fm); independent of s."""
+
+    radiation = "neutron"
+
+    def __init__(self) -> None:
+        self._table = _load_table("neutron_scattering_length.json")
+
+    def known(self, symbol: str) -> bool:
+        return symbol in self._table
+
+    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+        lengths = np.array([self._table[s] for s in symbols], dtype=float)
+        return np.repeat(lengths[:, None], s_squared.shape[0], axis=1)
+
+
+@cache
+def scattering_model(radiation: str) -> ScatteringModel:
+    """The (cached) scattering model of ``radiation``: ``"xray"`` or ``"neutron"``."""
+    models: dict[str, type[ScatteringModel]] = {"xray": XRayScattering, "neutron": NeutronScattering}
+    if radiation not in models:
+        raise ValueError(f"unknown radiation {radiation!r}; use 'xray' or 'neutron'")
+    return models[radiation]()

@@ -1,0 +1,1 @@
+"""Small utilities shared by every stage (atomic files, run metadata, paths)."""

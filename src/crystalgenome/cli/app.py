@@ -35,6 +35,10 @@ def _register() -> None:
     from crystalgenome.cli import diffract_cmd
 
     app.command("diffract")(diffract_cmd.diffract)
+    from crystalgenome.cli import featurize_cmd, info_cmd
+
+    app.command("featurize")(featurize_cmd.featurize)
+    app.command("info")(info_cmd.info)
 
 
 _register()

@@ -5,12 +5,11 @@ from __future__ import annotations
 from crystalgenome.diffraction.engine import (
     DiffractionCalculator,
     diffract,
-    friedel_half,
-    intensities,
+    friedel_half_intensities,
     structure_factors,
 )
 from crystalgenome.diffraction.pattern import DiffractionPattern
-from crystalgenome.diffraction.pointsets import limiting_sphere, miller_box, reciprocal_lattice
+from crystalgenome.diffraction.pointsets import half_to_full, limiting_sphere, miller_box, reciprocal_lattice
 from crystalgenome.diffraction.powder import PowderPattern, lorentz_polarisation, powder_pattern
 from crystalgenome.diffraction.radiation import WAVELENGTHS, resolve_wavelength
 from crystalgenome.diffraction.scattering import (
@@ -31,8 +30,8 @@ __all__ = [
     "ScatteringModel",
     "XRayScattering",
     "diffract",
-    "friedel_half",
-    "intensities",
+    "friedel_half_intensities",
+    "half_to_full",
     "limiting_sphere",
     "lorentz_polarisation",
     "miller_box",

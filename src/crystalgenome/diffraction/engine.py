@@ -2,12 +2,14 @@
 
 F(hkl) = Σ_j occ_j f_j(s) exp(2πi (h x_j + k y_j + l z_j)),  I = |F|² / V²,  s = |g|/2.
 
-Speed comes from three facts, none of which loops over reflections in Python:
-- Friedel's law: I(−h) = I(h) for real scattering amplitudes, so only half the points are computed;
-- phases factorise, exp(2πi h·x) = eₓ[h] e_y[k] e_z[l], so per site only 3(2N+1) complex
-  exponentials are evaluated and the rest are products gathered from those tables;
-- amplitudes are evaluated once per element and combined per distinct site composition, and
-  sites are summed per composition with one matrix product.
+Speed comes from three facts, and nothing loops over reflections in Python:
+
+- Friedel's law, I(−h) = I(h) for real scattering amplitudes: point sets are generated in
+  lexicographic order, where rows i and M−1−i are mates, so only the first half is computed;
+- phases factorise, exp(2πi h·x) = eₓ[h] e_y[k] e_z[l]: per site one complex exponential per
+  axis, powers by cumulative products, and per reflection two products of gathered table rows;
+- amplitudes are evaluated once per element and mixed per distinct site composition, and the
+  sites of one composition are summed with a single matrix product.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crystalgenome.diffraction.pattern import DiffractionPattern
-from crystalgenome.diffraction.pointsets import limiting_sphere, miller_box_checked, reciprocal_lattice
+from crystalgenome.diffraction.pointsets import (
+    half_to_full,
+    limiting_sphere_half,
+    miller_box_half,
+    reciprocal_lattice,
+)
 from crystalgenome.diffraction.scattering import ScatteringModel, scattering_model
 from crystalgenome.diffraction.settings import DiffractionSettings
 from crystalgenome.errors import StructureError
@@ -29,27 +36,14 @@ from crystalgenome.structures.validate import validate_structure
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-_PHASE_CHUNK_ENTRIES = 2_000_000  # bound on (points x sites) per block, ~32 MB of complex128
-
-
-def friedel_half(hkl: np.ndarray) -> np.ndarray:
-    """Mask of the points that represent each Friedel pair ±h once (origin included)."""
-    h, k, l = hkl[:, 0], hkl[:, 1], hkl[:, 2]
-    return (h > 0) | ((h == 0) & (k > 0)) | ((h == 0) & (k == 0) & (l >= 0))
-
-
-def _friedel_partner_index(hkl: np.ndarray, half: np.ndarray) -> np.ndarray:
-    """For every row, the index (into ``hkl[half]``) of the row itself or of its −h partner."""
-    bound = int(np.abs(hkl).max()) if hkl.size else 0
-    width = 2 * bound + 1
-    canonical = np.where(half[:, None], hkl, -hkl) + bound
-    keys = (canonical[:, 0] * width + canonical[:, 1]) * width + canonical[:, 2]
-    lookup = np.full(width**3, -1, dtype=np.int64)
-    lookup[keys[half]] = np.arange(int(half.sum()))
-    index = lookup[keys]
-    if np.any(index < 0):
-        raise ValueError("point set is not centrosymmetric: cannot apply Friedel's law")
-    return index
+def _phase_tables(frac: np.ndarray, bound: int) -> np.ndarray:
+    """(3, 2B+1, n) table of exp(2πi m x_j) for m = −B..B along each axis."""
+    base = np.exp(2j * np.pi * frac.T)  # (3, n)
+    if bound == 0:
+        return np.ones((3, 1, frac.shape[0]), dtype=np.complex128)
+    powers = np.cumprod(np.broadcast_to(base[:, None, :], (3, bound, frac.shape[0])), axis=1)
+    ones = np.ones((3, 1, frac.shape[0]), dtype=np.complex128)
+    return np.concatenate([powers[:, ::-1].conj(), ones, powers], axis=1)
 
 
 def _type_amplitudes(
@@ -61,6 +55,10 @@ def _type_amplitudes(
     if debye_waller:
         b_factors = np.array([debye_waller.get(symbol, 0.0) for symbol in elements])
         per_element = per_element * np.exp(-b_factors[:, None] * s_squared[None, :])
+    if len(cell.compositions) == len(elements) and all(len(c) == 1 for c in cell.compositions):
+        order = [elements.index(next(iter(c))) for c in cell.compositions]
+        occupancy = np.array([next(iter(c.values())) for c in cell.compositions])
+        return per_element[order] * occupancy[:, None]
     column = {symbol: i for i, symbol in enumerate(elements)}
     mixing = np.zeros((len(cell.compositions), len(elements)))
     for t, composition in enumerate(cell.compositions):
@@ -70,43 +68,50 @@ def _type_amplitudes(
 
 
 def structure_factors(
-    cell: Cell, hkl: np.ndarray, model: ScatteringModel, debye_waller: dict[str, float] | None = None
+    cell: Cell,
+    hkl: np.ndarray,
+    model: ScatteringModel,
+    debye_waller: dict[str, float] | None = None,
+    *,
+    g_squared: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(M,) complex structure factors F(hkl) of ``cell`` for integer ``hkl`` (M, 3).
+    """(M,) complex structure factors F(hkl) of ``cell`` (electrons or fm) for integer ``hkl`` (M, 3).
 
-    Direct evaluation (no Friedel shortcut); see :func:`intensities` for the fast path.
+    Rows are grouped by (h, k): for each group the phase sums over sites of every composition
+    t, S_t(h, k, l) = Σ_j e_x[h, j] e_y[k, j] e_z[l, j] [type_j = t], come out of one complex
+    matrix product (distinct (h, k)) × (sites) @ (sites) × (l, t), which is then gathered at
+    the requested rows. ``g_squared`` (|g|², Å⁻²) may be passed when already known.
     """
     hkl = np.asarray(hkl, dtype=np.int64)
-    g_norm = np.linalg.norm(hkl @ reciprocal_lattice(cell.lattice), axis=1)
-    amplitudes = _type_amplitudes(cell, model, (g_norm / 2) ** 2, debye_waller or {})  # (T, M)
-    frac = np.mod(cell.frac_coords, 1.0)
-    bounds = np.abs(hkl).max(axis=0) if hkl.size else np.zeros(3, dtype=np.int64)
-    # Per-axis phase tables e[n, j] = exp(2πi n x_j) for n in -B..B.
-    tables = [
-        np.exp(2j * np.pi * np.arange(-b, b + 1)[:, None] * frac[None, :, axis])
-        for axis, b in enumerate(bounds)
-    ]
-    one_hot = np.zeros((cell.num_sites, len(cell.compositions)))
+    if hkl.shape[0] == 0:
+        return np.zeros(0, dtype=np.complex128)
+    if g_squared is None:
+        g = hkl @ reciprocal_lattice(cell.lattice)
+        g_squared = np.einsum("ij,ij->i", g, g)
+    amplitudes = _type_amplitudes(cell, model, g_squared / 4.0, debye_waller or {})  # (T, M)
+    bound = int(np.abs(hkl).max())
+    tables = _phase_tables(np.mod(cell.frac_coords, 1.0), bound)  # (3, 2B+1, n)
+    index = hkl + bound
+    width = 2 * bound + 1
+    hk_key = index[:, 0] * width + index[:, 1]
+    hk_unique, hk_row = np.unique(hk_key, return_inverse=True)
+    hk_phase = tables[0].take(hk_unique // width, axis=0) * tables[1].take(hk_unique % width, axis=0)  # (U, n)
+    n_types = len(cell.compositions)
+    one_hot = np.zeros((cell.num_sites, n_types))
     one_hot[np.arange(cell.num_sites), cell.types] = 1.0
-    factors = np.empty(hkl.shape[0], dtype=np.complex128)
-    rows = max(1, _PHASE_CHUNK_ENTRIES // max(cell.num_sites, 1))
-    for start in range(0, hkl.shape[0], rows):
-        block = hkl[start : start + rows] + bounds
-        phase = tables[0][block[:, 0]] * tables[1][block[:, 1]] * tables[2][block[:, 2]]  # (m, n)
-        per_type = phase @ one_hot  # (m, T)
-        factors[start : start + rows] = np.einsum("mt,tm->m", per_type, amplitudes[:, start : start + rows])
-    return factors
+    l_by_type = (tables[2].T[:, :, None] * one_hot[:, None, :]).reshape(cell.num_sites, width * n_types)
+    sums = (hk_phase @ l_by_type).reshape(-1, width, n_types)  # (U, 2B+1, T)
+    per_type = sums[hk_row, index[:, 2]]  # (M, T)
+    return np.einsum("mt,tm->m", per_type, amplitudes)
 
 
-def intensities(
-    cell: Cell, hkl: np.ndarray, model: ScatteringModel, debye_waller: dict[str, float] | None = None
-) -> np.ndarray:
-    """(M,) intensities |F|²/V² for a centrosymmetric point set, using Friedel's law."""
-    half = friedel_half(hkl)
-    partner = _friedel_partner_index(hkl, half)
-    factors = structure_factors(cell, hkl[half], model, debye_waller)
-    half_intensity = (factors.real**2 + factors.imag**2) / cell.volume**2
-    return half_intensity[partner]
+def friedel_half_intensities(
+    cell: Cell, half_hkl: np.ndarray, model: ScatteringModel, debye_waller: dict[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """|F|²/V² and g (Å⁻¹) for the first half of a lexicographic centrosymmetric point set."""
+    g = half_hkl @ reciprocal_lattice(cell.lattice)
+    factors = structure_factors(cell, half_hkl, model, debye_waller, g_squared=np.einsum("ij,ij->i", g, g))
+    return (factors.real**2 + factors.imag**2) / cell.volume**2, g
 
 
 def _as_cell(structure: Structure | Cell) -> Cell:
@@ -127,7 +132,9 @@ class DiffractionCalculator:
         self.model = scattering_model(self.settings.radiation)
         self._debye_waller = dict(self.settings.debye_waller)
 
-    def prepare_cell(self, structure: Structure | Cell, name: str = "structure") -> tuple[Cell, SymmetryInfo | None]:
+    def prepare_cell(
+        self, structure: Structure | Cell, name: str = "structure"
+    ) -> tuple[Cell, SymmetryInfo | None]:
         """Validate the input and return the cell to diffract (standardised as configured)."""
         cell = _as_cell(structure)
         validate_structure(cell, name=name, min_distance=self.settings.min_distance)
@@ -140,28 +147,29 @@ class DiffractionCalculator:
             name=name,
         )
 
-    def point_set(self, cell: Cell, name: str = "structure") -> np.ndarray:
-        """(M, 3) Miller indices of the configured point set for ``cell``."""
-        if self.settings.g_max is not None:
-            return limiting_sphere(cell.lattice, self.settings.g_max, max_points=self.settings.max_points, name=name)
-        return miller_box_checked(self.settings.max_miller, self.settings.max_points, name)
+    def half_point_set(self, cell: Cell, name: str = "structure") -> np.ndarray:
+        """First half (ending at the origin) of the configured lexicographic point set of ``cell``."""
+        settings = self.settings
+        if settings.g_max is not None:
+            return limiting_sphere_half(cell.lattice, settings.g_max, max_points=settings.max_points, name=name)
+        return miller_box_half(settings.max_miller, max_points=settings.max_points, name=name)
 
     def compute(self, structure: Structure | Cell, name: str = "structure") -> DiffractionPattern:
-        """The diffraction pattern of one structure.
+        """The diffraction pattern of one structure, points in lexicographic (h, k, l) order.
 
         Raises:
             StructureError: naming ``name`` when the structure cannot be diffracted.
         """
         cell, symmetry = self.prepare_cell(structure, name)
-        hkl = self.point_set(cell, name)
-        values = intensities(cell, hkl, self.model, self._debye_waller)
-        if not np.all(np.isfinite(values)):
+        half_hkl = self.half_point_set(cell, name)
+        half_intensity, half_g = friedel_half_intensities(cell, half_hkl, self.model, self._debye_waller)
+        if not np.all(np.isfinite(half_intensity)):
             raise StructureError(name, "non-finite intensities (check the lattice and coordinates)")
         return DiffractionPattern(
             name=name,
-            hkl=hkl,
-            g=hkl @ reciprocal_lattice(cell.lattice),
-            intensity=values,
+            hkl=half_to_full(half_hkl),
+            g=half_to_full(half_g),
+            intensity=half_to_full(half_intensity, negate=False),
             lattice=cell.lattice,
             settings=self.settings,
             symmetry=symmetry,
@@ -179,7 +187,11 @@ class DiffractionCalculator:
 
 
 def diffract(
-    structure: Structure | Cell, settings: DiffractionSettings | None = None, *, name: str = "structure", **overrides
+    structure: Structure | Cell,
+    settings: DiffractionSettings | None = None,
+    *,
+    name: str = "structure",
+    **overrides: object,
 ) -> DiffractionPattern:
     """One-call convenience: ``diffract(structure, radiation="neutron", wavelength="CuKa")``."""
     if overrides:

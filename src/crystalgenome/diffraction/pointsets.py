@@ -2,11 +2,15 @@
 
 Reciprocal vectors follow the crystallographic convention (no 2π): g = h a* + k b* + l c*,
 with the rows of ``inv(lattice).T`` as a*, b*, c*, so |g| = 1/d (Å⁻¹).
+
+Both point sets are returned in lexicographic (h, k, l) order. Because they are
+centrosymmetric, row ``i`` and row ``M − 1 − i`` are Friedel mates (h and −h) and the origin
+is the middle row; the engine uses this to compute only the first half.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,21 +22,22 @@ def reciprocal_lattice(lattice: np.ndarray) -> np.ndarray:
     return np.linalg.inv(lattice).T
 
 
-@cache
-def _miller_box(max_miller: int) -> np.ndarray:
-    axis = np.arange(-max_miller, max_miller + 1)
-    h, k, l = np.meshgrid(axis, axis, axis, indexing="ij")
-    box = np.stack([h.ravel(), k.ravel(), l.ravel()], axis=1).astype(np.int64)
-    box.setflags(write=False)
-    return box
+@lru_cache(maxsize=512)
+def _grid(bh: int, bk: int, bl: int) -> np.ndarray:
+    h, k, l = np.meshgrid(np.arange(-bh, bh + 1), np.arange(-bk, bk + 1), np.arange(-bl, bl + 1), indexing="ij")
+    grid = np.stack([h.ravel(), k.ravel(), l.ravel()], axis=1).astype(np.int64)
+    grid.setflags(write=False)
+    return grid
 
 
 def miller_box(max_miller: int) -> np.ndarray:
     """All (h, k, l) with |h|, |k|, |l| ≤ N in lexicographic order, origin included: ((2N+1)³, 3)."""
-    return _miller_box(int(max_miller))
+    n = int(max_miller)
+    return _grid(n, n, n)
 
 
-def _check_cap(count: int, max_points: int, name: str, what: str) -> None:
+def check_point_cap(count: int, max_points: int, name: str, what: str) -> None:
+    """Raise :class:`PointCapExceeded` (naming ``name``) when ``count`` exceeds ``max_points``."""
     if count > max_points:
         raise PointCapExceeded(
             name,
@@ -41,28 +46,39 @@ def _check_cap(count: int, max_points: int, name: str, what: str) -> None:
         )
 
 
-def miller_box_checked(max_miller: int, max_points: int, name: str) -> np.ndarray:
-    """:func:`miller_box` after checking its size against ``max_points``."""
-    _check_cap((2 * max_miller + 1) ** 3, max_points, name, f"the Miller box N={max_miller}")
-    return miller_box(max_miller)
+def half_to_full(half: np.ndarray, *, negate: bool = True) -> np.ndarray:
+    """Rebuild a full centrosymmetric list from its first half (ending with the origin).
 
-
-def limiting_sphere(lattice: np.ndarray, g_max: float, *, max_points: int, name: str) -> np.ndarray:
-    """All (h, k, l) with |g| ≤ ``g_max`` (Å⁻¹), origin included, ordered by |g| then h, k, l.
-
-    The bound |h| ≤ g_max·|a| (h = g·a) limits the search box; the point count is checked
-    against ``max_points`` before anything large is allocated.
+    With ``negate=True`` (Miller indices, g vectors) the mates are −h; use ``negate=False``
+    for quantities that are even under h → −h, such as intensities.
     """
+    mirrored = half[:-1][::-1]
+    return np.concatenate([half, -mirrored if negate else mirrored])
+
+
+def miller_box_half(max_miller: int, *, max_points: int, name: str) -> np.ndarray:
+    """First half (up to and including the origin) of :func:`miller_box`, after the cap check."""
+    count = (2 * max_miller + 1) ** 3
+    check_point_cap(count, max_points, name, f"the Miller box N={max_miller}")
+    return miller_box(max_miller)[: count // 2 + 1]
+
+
+def limiting_sphere_half(lattice: np.ndarray, g_max: float, *, max_points: int, name: str) -> np.ndarray:
+    """First half (up to and including the origin) of :func:`limiting_sphere`."""
     volume = abs(np.linalg.det(lattice))
-    expected = 4.0 / 3.0 * np.pi * g_max**3 * volume
-    _check_cap(int(expected), max_points, name, f"the limiting sphere |g| ≤ {g_max:.4g} Å⁻¹")
-    bounds = np.floor(g_max * np.linalg.norm(lattice, axis=1) + 1e-9).astype(int)
-    _check_cap(int(np.prod(2 * bounds + 1)), max(8 * max_points, 10_000_000), name, "the search box")
-    axes = [np.arange(-b, b + 1) for b in bounds]
-    h, k, l = np.meshgrid(*axes, indexing="ij")
-    hkl = np.stack([h.ravel(), k.ravel(), l.ravel()], axis=1)
-    g_norm = np.linalg.norm(hkl @ reciprocal_lattice(lattice), axis=1)
-    inside = g_norm <= g_max * (1 + 1e-12)
-    hkl, g_norm = hkl[inside], g_norm[inside]
-    order = np.lexsort((hkl[:, 2], hkl[:, 1], hkl[:, 0], np.round(g_norm, 12)))
-    return hkl[order].astype(np.int64)
+    check_point_cap(int(4.0 / 3.0 * np.pi * g_max**3 * volume), max_points, name, f"the limiting sphere |g| ≤ {g_max:.4g} Å⁻¹")
+    # h = g·a, so |h| ≤ g_max |a| bounds the search box.
+    bounds = np.floor(g_max * np.sqrt((lattice**2).sum(axis=1)) + 1e-9).astype(int)
+    check_point_cap(int(np.prod(2 * bounds + 1)), max(8 * max_points, 10_000_000), name, "the search box")
+    grid = _grid(*bounds.tolist())
+    half = grid[: grid.shape[0] // 2 + 1]
+    g = half @ reciprocal_lattice(lattice)
+    return half[np.einsum("ij,ij->i", g, g) <= (g_max * (1 + 1e-12)) ** 2]
+
+
+def limiting_sphere(lattice: np.ndarray, g_max: float, *, max_points: int, name: str = "structure") -> np.ndarray:
+    """All (h, k, l) with |g| ≤ ``g_max`` (Å⁻¹), origin included, in lexicographic order.
+
+    The point count is checked against ``max_points`` before anything large is allocated.
+    """
+    return half_to_full(limiting_sphere_half(lattice, g_max, max_points=max_points, name=name))

@@ -42,12 +42,12 @@ class PowderPattern:
     wavelength: float
 
 
-def lorentz_polarisation(theta: np.ndarray, radiation: str) -> np.ndarray:
-    """Lorentz(-polarisation) factor at Bragg angle θ (radians)."""
-    sin_t, cos_t = np.sin(theta), np.cos(theta)
-    lorentz = 1.0 / (sin_t**2 * cos_t)
+def lorentz_polarisation(sin_theta: np.ndarray, radiation: str) -> np.ndarray:
+    """Lorentz(-polarisation) factor at Bragg angles θ given by sin θ = λ|g|/2."""
+    sin_squared = sin_theta**2
+    lorentz = 1.0 / (sin_squared * np.sqrt(1.0 - sin_squared))
     if radiation == "xray":
-        return (1.0 + np.cos(2 * theta) ** 2) * lorentz
+        return (1.0 + (1.0 - 2.0 * sin_squared) ** 2) * lorentz
     return lorentz
 
 
@@ -60,23 +60,36 @@ def powder_pattern(
         if wavelength is None:
             raise ValueError("the pattern is a Miller box; give a wavelength for the powder projection")
     wavelength = resolve_wavelength(wavelength)
-    g_norm = pattern.g_norm
+    hkl, g, values = pattern.hkl, pattern.g, pattern.intensity
+    middle = hkl.shape[0] // 2
+    if hkl.shape[0] % 2 == 1 and np.array_equal(hkl[middle + 1 :], -hkl[middle - 1 :: -1]):
+        # Lexicographic Friedel order (what the engine produces): use the h > 0 half twice.
+        g, values = g[middle + 1 :], 2.0 * values[middle + 1 :]
+    g_norm = np.sqrt(np.einsum("ij,ij->i", g, g))
     keep = (g_norm > 0) & (g_norm <= 2.0 / wavelength * (1 + 1e-12))
-    g_norm, values = g_norm[keep], pattern.intensity[keep] * pattern.volume**2
-    theta = np.arcsin(np.clip(wavelength * g_norm / 2, -1.0, 1.0))
-    two_theta = np.degrees(2 * theta)
-    weighted = values * lorentz_polarisation(theta, pattern.radiation)
+    g_norm, values = g_norm[keep], values[keep] * pattern.volume**2
+    sin_theta = np.minimum(wavelength * g_norm / 2, 1.0)
+    two_theta = np.degrees(2 * np.arcsin(sin_theta))
+    weighted = values * lorentz_polarisation(sin_theta, pattern.radiation)
     keys = np.round(two_theta / TWO_THETA_TOL).astype(np.int64)
-    order = np.lexsort((g_norm, keys))
-    keys, two_theta, g_norm, weighted = keys[order], two_theta[order], g_norm[order], weighted[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    peak_intensity = np.add.reduceat(weighted, starts) if keys.size else np.zeros(0)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.zeros(0, dtype=np.int64)
+    if keys.size:
+        peak_intensity = np.add.reduceat(weighted[order], starts)
+        # The representative of merged peaks is the smallest |g| (smallest 2θ), as in pymatgen.
+        peak_g = np.minimum.reduceat(g_norm[order], starts)
+        peak_two_theta = np.minimum.reduceat(two_theta[order], starts)
+    else:
+        peak_intensity = peak_g = peak_two_theta = np.zeros(0)
     multiplicity = np.diff(np.r_[starts, keys.size])
-    peak_two_theta, peak_g = two_theta[starts], g_norm[starts]
     if peak_intensity.size:
         strong = peak_intensity / peak_intensity.max() * 100 > SCALED_INTENSITY_TOL
         peak_intensity, peak_two_theta, peak_g, multiplicity = (
-            peak_intensity[strong], peak_two_theta[strong], peak_g[strong], multiplicity[strong]
+            peak_intensity[strong],
+            peak_two_theta[strong],
+            peak_g[strong],
+            multiplicity[strong],
         )
         if scaled:
             peak_intensity = peak_intensity / peak_intensity.max() * 100

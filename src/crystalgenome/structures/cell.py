@@ -53,8 +53,8 @@ class Cell:
 
     @property
     def volume(self) -> float:
-        """Signed cell volume, Å³ (negative for a left-handed basis)."""
-        return float(np.linalg.det(self.lattice))
+        """Cell volume, Å³ (positive also for a left-handed basis)."""
+        return float(abs(np.linalg.det(self.lattice)))
 
     @property
     def is_ordered(self) -> bool:

@@ -7,6 +7,7 @@ sites keep their composition as their type, so the symmetry is that of the avera
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,10 @@ import numpy as np
 
 from crystalgenome.errors import StructureError
 from crystalgenome.structures.cell import Cell
+
+# moyopy logs (through Python logging, logger "moyo...") a warning when it drops symmetry
+# operations incompatible with the input basis; that is informational, not a problem of ours.
+logging.getLogger("moyo").setLevel(logging.ERROR)
 
 CRYSTAL_SYSTEMS: tuple[str, ...] = (
     "triclinic",

@@ -14,43 +14,52 @@ MIN_DISTANCE = 0.5
 """Smallest accepted distance between two sites, Å (the H–H bond is 0.74 Å)."""
 
 _IMAGE_SHIFTS = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float)
+_ZERO_SHIFT = 13  # index of (0, 0, 0) in _IMAGE_SHIFTS
+_CHUNK_ENTRIES = 1_000_000
 
 
 def minimum_distance(cell: Cell) -> float:
-    """Shortest distance between two distinct sites (periodic images included), Å.
+    """Shortest distance between two sites or between a site and its own periodic image, Å.
 
-    Uses fractional differences wrapped to [-0.5, 0.5) plus the 27 neighbouring images,
-    vectorised over all pairs; ``inf`` for a one-site cell.
+    Fractional differences are wrapped to [-0.5, 0.5] and the 27 neighbouring images are
+    checked, vectorised over all pairs (in row blocks to bound memory).
     """
-    n = cell.num_sites
-    if n < 2:
-        return float("inf")
-    diff = cell.frac_coords[:, None, :] - cell.frac_coords[None, :, :]
-    upper = np.triu_indices(n, k=1)
-    pair = diff[upper]
-    pair -= np.round(pair)
-    images = (pair[:, None, :] + _IMAGE_SHIFTS[None, :, :]) @ cell.lattice
-    return float(np.sqrt((images**2).sum(axis=-1).min()))
+    frac, n = cell.frac_coords, cell.num_sites
+    shifts = _IMAGE_SHIFTS @ cell.lattice  # (27, 3)
+    rows = max(1, _CHUNK_ENTRIES // (27 * n))
+    shortest = np.inf
+    for start in range(0, n, rows):
+        block = frac[start : start + rows]
+        diff = block[:, None, :] - frac[None, :, :]
+        diff -= np.round(diff)
+        images = (diff @ cell.lattice)[:, :, None, :] + shifts  # (r, n, 27, 3)
+        squared = np.einsum("abcd,abcd->abc", images, images)
+        local = np.arange(block.shape[0])
+        squared[local, start + local, _ZERO_SHIFT] = np.inf
+        shortest = min(shortest, float(squared.min()))
+    return float(np.sqrt(shortest))
 
 
 def validate_structure(cell: Cell, *, name: str = "structure", min_distance: float = MIN_DISTANCE) -> None:
     """Raise :class:`StructureError` naming ``name`` if the cell cannot be diffracted.
 
-    Checks: at least one site; finite lattice and coordinates; positive volume above
-    :data:`MIN_VOLUME` (a left-handed, i.e. negative-volume, basis is rejected); no two sites
-    closer than ``min_distance`` Å; occupancies in (0, 1].
+    Checks: at least one site; finite lattice and coordinates (cell parameters whose squared
+    volume is negative give NaN lattices); volume above :data:`MIN_VOLUME`; no two sites (or a
+    site and its own periodic image) closer than ``min_distance`` Å; occupancies in (0, 1].
+    A left-handed basis (negative determinant) is a valid description of a crystal and is
+    accepted: three of pymatgen's own example structures use one.
     """
     if cell.num_sites == 0:
         raise StructureError(name, "structure has no sites")
     if not np.all(np.isfinite(cell.lattice)):
-        raise StructureError(name, "lattice contains NaN or infinite values")
+        raise StructureError(
+            name, "lattice contains NaN or infinite values (cell parameters with a negative squared volume?)"
+        )
     if not np.all(np.isfinite(cell.frac_coords)):
         raise StructureError(name, "atomic coordinates contain NaN or infinite values")
-    volume = cell.volume
-    if abs(volume) < MIN_VOLUME:
+    volume = abs(cell.volume)
+    if volume < MIN_VOLUME:
         raise StructureError(name, f"cell volume is zero ({volume:.3g} Å³): degenerate lattice")
-    if volume < 0:
-        raise StructureError(name, f"cell volume is negative ({volume:.3g} Å³): left-handed lattice basis")
     for composition in cell.compositions:
         total = sum(composition.values())
         if any(occ <= 0 for occ in composition.values()) or total > 1 + 1e-6:

@@ -1,0 +1,125 @@
+"""``crystalgenome featurize``: diffraction point clouds of a whole source into a resumable store."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crystalgenome.cli.common import fail, reports_errors
+from crystalgenome.cli.diffract_cmd import CellOption, Radiation, _parse_debye_waller
+
+_SHOWN_SKIPS = 10
+
+
+def featurize(
+    source: Annotated[Path, typer.Argument(help="CGCNN folder, matbench/trachote JSON, or generic folder.")],
+    *,
+    out: Annotated[Path, typer.Option("--out", help="Store folder (created; an interrupted run resumes).")],
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Local worker processes (1 = this one).")
+    ] = 2,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Run shards on this Ray cluster.")
+    ] = None,
+    use_ray: Annotated[
+        bool, typer.Option("--ray", help="Run shards on a local Ray with --workers CPUs.")
+    ] = False,
+    radiation: Annotated[Radiation, typer.Option("--radiation", help="X-ray or neutron.")] = Radiation.xray,
+    max_miller: Annotated[
+        int | None, typer.Option("--max-miller", help="Miller box |h|,|k|,|l| <= N (3).")
+    ] = None,
+    wavelength: Annotated[
+        str | None, typer.Option("--wavelength", help="Limiting sphere |g| <= 2/λ: λ in Å or CuKa, MoKa, ...")
+    ] = None,
+    cell: Annotated[
+        CellOption, typer.Option("--cell", help="Standardised primitive/conventional cell, or input.")
+    ] = CellOption.primitive,
+    symprec: Annotated[float, typer.Option("--symprec", help="Symmetry tolerance, Å.")] = 0.1,
+    debye_waller: Annotated[
+        str | None, typer.Option("--debye-waller", help="Isotropic B factors, Å²: 'Na=0.5,Cl=0.6'.")
+    ] = None,
+    max_points: Annotated[
+        int | None, typer.Option("--max-points", help="Cap on points per structure.")
+    ] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Structures per shard file.")] = 512,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Join this label table by material id.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="Only the first N structures.")] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+    ] = True,
+) -> None:
+    """Featurize every structure of SOURCE into a feature store (HDF5 shards, labels, skipped report)."""
+    if max_miller is not None and wavelength is not None:
+        raise fail("give either --max-miller or --wavelength, not both")
+    if ray_address is not None and use_ray:
+        raise fail("give either --ray-address or --ray, not both")
+    _run(
+        source,
+        out,
+        settings_options={
+            "radiation": radiation.value,
+            "max_miller": 3 if max_miller is None else max_miller,
+            "wavelength": wavelength,
+            "cell": cell.value,
+            "symprec": symprec,
+            "debye_waller": _parse_debye_waller(debye_waller),
+            **({} if max_points is None else {"max_points": max_points}),
+        },
+        backend_options={
+            "workers": workers,
+            "use_ray": use_ray or ray_address is not None,
+            "ray_address": ray_address,
+        },
+        shard_size=shard_size,
+        labels=labels,
+        limit=limit,
+        progress=progress,
+    )
+
+
+@reports_errors
+def _run(
+    source_path: Path,
+    out: Path,
+    *,
+    settings_options: dict,
+    backend_options: dict,
+    shard_size: int,
+    labels: Path | None,
+    limit: int | None,
+    progress: bool,
+) -> None:
+    from crystalgenome.data import open_source
+    from crystalgenome.diffraction import DiffractionSettings
+    from crystalgenome.store import Backend, featurize
+
+    settings = DiffractionSettings(**settings_options)
+    backend = Backend(**backend_options)
+    source = open_source(source_path, labels=labels)
+    report = featurize(
+        source, out, settings=settings, backend=backend, shard_size=shard_size, limit=limit, progress=progress
+    )
+    print(
+        f"{report.num_featurized} of {report.num_structures} structures featurized into {out} "
+        f"({report.shards_computed} shards computed, {report.shards_reused} reused, "
+        f"{len(report.skipped)} skipped; {report.seconds:.1f} s on {backend.describe()})"
+    )
+    if report.skipped:
+        _print_skipped(report.skipped, out)
+
+
+def _print_skipped(skipped: tuple[tuple[str, str], ...], out: Path) -> None:
+    """The first skipped structures and the commonest reasons, on stderr; the full list is in the store."""
+    for material_id, reason in skipped[:_SHOWN_SKIPS]:
+        print(f"skipped {material_id}: {reason}", file=sys.stderr)
+    if len(skipped) > _SHOWN_SKIPS:
+        kinds = Counter(reason.split(":")[0].split("(")[0].strip() for _, reason in skipped)
+        summary = "; ".join(f"{count} × {kind}" for kind, count in kinds.most_common(5))
+        print(f"... {len(skipped) - _SHOWN_SKIPS} more ({summary})", file=sys.stderr)
+    print(f"all skipped structures and reasons: {out / 'skipped.csv'}", file=sys.stderr)

@@ -1,0 +1,176 @@
+"""PointNet for diffraction point clouds, with padding masks.
+
+Read top to bottom: :class:`SharedMLP` (the per-point layers) → :class:`PointFeatures` (shared MLP,
+optional self-attention, masked max-pool) → :class:`TNet` (a learned 3×3 transform of the coordinates)
+→ :class:`ClassifierHead` → :class:`PointNet` (the classifier composed of the above).
+
+Shapes: ``points`` (B, P, C) float, ``mask`` (B, P) bool with True = real point (None = all real).
+The per-point layers run on the real points only, packed as rows (N, C): padded points never enter
+BatchNorm statistics, never win the max-pool, and so never change the output. When every point is
+real, packing is a free reshape of (B, P, C) to (B·P, C), which also makes the 1×1 convolutions plain
+matrix products (faster on CPU than Conv1d).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+from crystalgenome.model.config import ModelConfig
+
+
+def pack_rows(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """(B, P, C) → (N, C): the real points as rows (all B·P when ``mask`` is None)."""
+    return x.reshape(-1, x.shape[-1]) if mask is None else x[mask]
+
+
+def unpack_rows(rows: torch.Tensor, mask: torch.Tensor | None, batch: int, fill: float) -> torch.Tensor:
+    """(N, C) → (B, P, C), padded points set to ``fill``; inverse of :func:`pack_rows`."""
+    if mask is None:
+        return rows.view(batch, -1, rows.shape[-1])
+    dense = rows.new_full((*mask.shape, rows.shape[-1]), fill)
+    dense[mask] = rows
+    return dense
+
+
+class SharedMLP(nn.Sequential):
+    """Per-point layers Linear → BatchNorm → ReLU on rows (N, C): PointNet's 1×1 convolutions.
+
+    Args:
+        widths: input width then the output width of each layer, e.g. (4, 64, 128, 256).
+        final_relu: apply ReLU after the last layer too.
+    """
+
+    def __init__(self, widths: Sequence[int], *, final_relu: bool = True) -> None:
+        layers: list[nn.Module] = []
+        for index, (width_in, width_out) in enumerate(pairwise(widths)):
+            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out)]
+            if final_relu or index < len(widths) - 2:
+                layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class SelfAttention(nn.Module):
+    """Pre-norm transformer block over the points of each cloud; padded points are never attended to."""
+
+    def __init__(self, width: int, *, heads: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attention = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(width)
+        self.feed_forward = nn.Sequential(nn.Linear(width, 2 * width), nn.ReLU(), nn.Linear(2 * width, width))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """x (B, P, C), mask (B, P) → (B, P, C)."""
+        padding = None if mask is None else ~mask
+        h = self.norm1(x)
+        x = x + self.attention(h, h, h, key_padding_mask=padding, need_weights=False)[0]
+        return x + self.feed_forward(self.norm2(x))
+
+
+class PointFeatures(nn.Module):
+    """Shared per-point MLP (+ optional self-attention) then max-pool over the real points: (B, P, C) → (B, D)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        widths: Sequence[int],
+        *,
+        final_relu: bool = True,
+        attention_layers: int = 0,
+        attention_heads: int = 4,
+    ) -> None:
+        super().__init__()
+        self.mlp = SharedMLP((in_channels, *widths), final_relu=final_relu)
+        self.attention = nn.ModuleList(
+            SelfAttention(widths[-1], heads=attention_heads) for _ in range(attention_layers)
+        )
+        self.out_width = widths[-1]
+
+    def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        batch = points.shape[0]
+        rows = self.mlp(pack_rows(points, mask))
+        if len(self.attention):
+            dense = unpack_rows(rows, mask, batch, 0.0)
+            for block in self.attention:
+                dense = block(dense, mask)
+            rows = pack_rows(dense, mask)
+        # max(dim) back-propagates through its indices: cheaper than amax's tie-splitting backward.
+        return unpack_rows(rows, mask, batch, -math.inf).max(dim=1).values
+
+
+class ClassifierHead(nn.Sequential):
+    """Fully connected Linear → BatchNorm → ReLU → Dropout layers, then a Linear layer to class logits."""
+
+    def __init__(self, widths: Sequence[int], num_outputs: int, *, dropout: float = 0.0) -> None:
+        layers: list[nn.Module] = []
+        for width_in, width_out in pairwise(widths):
+            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.ReLU(inplace=True)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(widths[-1], num_outputs))
+        super().__init__(*layers)
+
+
+class TNet(nn.Module):
+    """Predicts one 3×3 matrix per cloud from its coordinates (the spatial transformer of PointNet).
+
+    Starts as the identity: the last layer is zero-initialised and the identity is added to it.
+    """
+
+    def __init__(self, widths: Sequence[int] = (64, 128, 256)) -> None:
+        super().__init__()
+        self.features = PointFeatures(3, widths)
+        self.head = ClassifierHead((widths[-1], widths[-1] // 2), 9)
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, coordinates: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """coordinates (B, P, 3) → (B, 3, 3)."""
+        matrix = self.head(self.features(coordinates, mask)).view(-1, 3, 3)
+        return matrix + torch.eye(3, dtype=matrix.dtype, device=matrix.device)
+
+
+class PointNet(nn.Module):
+    """PointNet classifier: [T-Net] → shared per-point MLP → [self-attention] → max-pool → FC head → logits.
+
+    Outputs unnormalised class logits (train with cross-entropy; ``softmax`` gives probabilities).
+    Exactly invariant to the order of the points and to padding (up to float rounding).
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        cfg = self.config
+        self.tnet = TNet(cfg.tnet_widths) if cfg.tnet else None
+        self.features = PointFeatures(
+            cfg.in_channels,
+            cfg.point_widths,
+            final_relu=cfg.relu_before_pool,
+            attention_layers=cfg.attention_layers,
+            attention_heads=cfg.attention_heads,
+        )
+        self.head = ClassifierHead((cfg.point_widths[-1], *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout)
+
+    def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """points (B, P, C), mask (B, P) bool or None → logits (B, num_classes)."""
+        if mask is not None and bool(mask.all()):
+            mask = None  # fast path: no packing needed
+        if self.tnet is not None:
+            transform = self.tnet(points[..., :3], mask)
+            points = torch.cat([torch.bmm(points[..., :3], transform), points[..., 3:]], dim=-1)
+        return self.head(self.features(points, mask))
+
+
+def build_model(config: ModelConfig | None = None) -> PointNet:
+    """A freshly initialised :class:`PointNet` for ``config`` (the packaged default when None)."""
+    return PointNet(config or ModelConfig.packaged("default"))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)

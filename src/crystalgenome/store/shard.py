@@ -1,0 +1,274 @@
+"""One shard: featurize its raw records (in a worker) and encode the result as an HDF5 file image.
+
+A worker receives a :class:`ShardTask` (picklable raw records, parsed only there) and returns a
+:class:`ShardResult` holding the bytes of a complete HDF5 file; the main process only writes those
+bytes atomically. The same function runs in-process, in a process pool, or as a Ray task.
+
+Shard file layout (n featurized structures, P = the largest point count in the shard)::
+
+    attrs:   format_version, shard_index, settings_fingerprint, ids_fingerprint, num_expected
+    ids                (n,)        str      material ids, in source order
+    num_points         (n,)        int32    points of each structure (rows beyond are padding)
+    points             (n, P, 4)   float32  (g_x, g_y, g_z in Å⁻¹, I = |F|²/V²), raw, zero-padded
+    hkl                (n, P, 3)   int8/16  Miller indices in the cell used, zero-padded (lzf)
+    lattice            (n, 3, 3)   float64  direct lattice of the cell used (rows), Å
+    space_group_number (n,)        int16    at the settings' symprec
+    crystal_system     (n,)        int8     index into CRYSTAL_SYSTEMS
+    is_ordered         (n,)        bool     no partial occupancies in the input structure
+    num_sites          (n,)        int32    sites of the input structure
+    formula            (n,)        str      reduced formula, elements in alphabetical order
+    skipped_ids        (k,)        str      structures that could not be featurized ...
+    skipped_reasons    (k,)        str      ... and why
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
+from crystalgenome.errors import StructureError
+from crystalgenome.store.layout import FORMAT_VERSION
+from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry
+from crystalgenome.utils.provenance import fingerprint_strings
+
+if TYPE_CHECKING:
+    from crystalgenome.structures import Cell
+
+_SYSTEM_INDEX = {name: index for index, name in enumerate(CRYSTAL_SYSTEMS)}
+_FORMULA_TOLERANCE = 1e-6
+_calculators: dict[DiffractionSettings, DiffractionCalculator] = {}
+
+
+class RecordLike(Protocol):
+    """What the store needs of a raw record (``crystalgenome.data.RawRecord``)."""
+
+    material_id: str
+
+    def to_cell(self) -> Cell: ...
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """Work for one shard: its expected ids, the raw records found for them, the settings."""
+
+    index: int
+    ids: tuple[str, ...]
+    records: tuple[Any, ...]
+    settings: DiffractionSettings
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """A finished shard: the HDF5 file image and a summary for the progress report."""
+
+    index: int
+    image: bytes
+    num_featurized: int
+    skipped: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StructureFeatures:
+    """Everything the store keeps about one featurized structure."""
+
+    material_id: str
+    points: np.ndarray  # (M, 4) float32
+    hkl: np.ndarray  # (M, 3) int
+    lattice: np.ndarray  # (3, 3) Å
+    space_group_number: int
+    crystal_system: str
+    is_ordered: bool
+    num_sites: int
+    formula: str
+
+
+def reduced_formula(cell: Cell) -> str:
+    """Reduced formula of ``cell`` with elements in alphabetical order (``"ClNa"``, ``"O3Ti2"``...).
+
+    Site occupancies are summed per element; integer amounts are divided by their greatest
+    common divisor, fractional ones (disordered sites) are printed with up to 3 decimals.
+    """
+    counts = np.bincount(cell.types, minlength=len(cell.compositions))
+    amounts: dict[str, float] = {}
+    for composition, count in zip(cell.compositions, counts, strict=True):
+        for symbol, occupancy in composition.items():
+            amounts[symbol] = amounts.get(symbol, 0.0) + occupancy * int(count)
+    symbols = sorted(amounts)
+    values = np.array([amounts[symbol] for symbol in symbols])
+    if np.allclose(values, np.round(values), atol=_FORMULA_TOLERANCE):
+        integers = np.round(values).astype(int)
+        values = integers / reduce(math.gcd, integers.tolist())
+    return "".join(symbol + _amount_text(value) for symbol, value in zip(symbols, values, strict=True))
+
+
+def _amount_text(value: float) -> str:
+    if abs(value - 1.0) < _FORMULA_TOLERANCE:
+        return ""
+    if abs(value - round(value)) < _FORMULA_TOLERANCE:
+        return str(round(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def calculator_for(settings: DiffractionSettings) -> DiffractionCalculator:
+    """One calculator per settings and process (its scattering tables are loaded once)."""
+    calculator = _calculators.get(settings)
+    if calculator is None:
+        calculator = _calculators[settings] = DiffractionCalculator(settings)
+    return calculator
+
+
+def featurize_record(record: RecordLike, settings: DiffractionSettings) -> StructureFeatures:
+    """Parse one raw record and compute its pattern and metadata.
+
+    The space group comes from the standardisation the engine does anyway; only for
+    ``cell="input"`` is it analysed separately.
+
+    Raises:
+        StructureError: naming the material id, when the record cannot be parsed or diffracted.
+    """
+    name = record.material_id
+    cell = record.to_cell()
+    pattern = calculator_for(settings).compute(cell, name=name)
+    symmetry = pattern.symmetry or analyse_symmetry(
+        cell, symprec=settings.symprec, backend=settings.symmetry_backend, name=name
+    )
+    return StructureFeatures(
+        material_id=name,
+        points=pattern.point_cloud(np.float32),
+        hkl=pattern.hkl,
+        lattice=pattern.lattice,
+        space_group_number=symmetry.number,
+        crystal_system=symmetry.crystal_system,
+        is_ordered=cell.is_ordered,
+        num_sites=cell.num_sites,
+        formula=reduced_formula(cell),
+    )
+
+
+def _featurize_or_reason(record: RecordLike, settings: DiffractionSettings) -> StructureFeatures | str:
+    """The features, or the reason they could not be computed (one structure never stops a shard)."""
+    try:
+        return featurize_record(record, settings)
+    except StructureError as error:
+        return error.reason
+    except Exception as error:
+        return f"unexpected {type(error).__name__}: {error}"
+
+
+def compute_shard(task: ShardTask) -> ShardResult:
+    """Featurize every record of a shard; ids without a record are reported as skipped."""
+    by_id = {record.material_id: record for record in task.records}
+    featurized: list[StructureFeatures] = []
+    skipped: list[tuple[str, str]] = []
+    for material_id in task.ids:
+        record = by_id.get(material_id)
+        outcome = (
+            "no record for this id in the source"
+            if record is None
+            else _featurize_or_reason(record, task.settings)
+        )
+        if isinstance(outcome, str):
+            skipped.append((material_id, outcome))
+        else:
+            featurized.append(outcome)
+    image = encode_shard(
+        featurized,
+        skipped,
+        index=task.index,
+        settings_fingerprint=task.settings.fingerprint(),
+        ids_fingerprint=fingerprint_strings(task.ids),
+        num_expected=len(task.ids),
+    )
+    return ShardResult(index=task.index, image=image, num_featurized=len(featurized), skipped=tuple(skipped))
+
+
+def _hkl_dtype(hkl: Sequence[np.ndarray]) -> type:
+    largest = max((int(np.abs(block).max(initial=0)) for block in hkl), default=0)
+    return np.int8 if largest <= np.iinfo(np.int8).max else np.int16
+
+
+def _padded(blocks: Sequence[np.ndarray], width: int, dtype: type) -> np.ndarray:
+    """Stack (M_i, c) blocks into one zero-padded (n, P, c) array."""
+    columns = blocks[0].shape[1] if blocks else 1
+    out = np.zeros((len(blocks), width, columns), dtype=dtype)
+    for row, block in enumerate(blocks):
+        out[row, : block.shape[0]] = block
+    return out
+
+
+def encode_shard(
+    featurized: Sequence[StructureFeatures],
+    skipped: Iterable[tuple[str, str]],
+    *,
+    index: int,
+    settings_fingerprint: str,
+    ids_fingerprint: str,
+    num_expected: int,
+) -> bytes:
+    """The bytes of a complete shard HDF5 file (see the module docstring for the layout)."""
+    import h5py
+
+    text = h5py.string_dtype("utf-8")
+    skipped = list(skipped)
+    num_points = np.array([item.points.shape[0] for item in featurized], dtype=np.int32)
+    width = int(num_points.max(initial=0))
+    hkl_blocks = [item.hkl for item in featurized]
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        handle.attrs.update(
+            {
+                "format_version": FORMAT_VERSION,
+                "shard_index": index,
+                "settings_fingerprint": settings_fingerprint,
+                "ids_fingerprint": ids_fingerprint,
+                "num_expected": num_expected,
+            }
+        )
+        handle.create_dataset("ids", data=[item.material_id for item in featurized], dtype=text)
+        handle.create_dataset("num_points", data=num_points)
+        handle.create_dataset("points", data=_padded([item.points for item in featurized], width, np.float32))
+        hkl = _padded(hkl_blocks, width, _hkl_dtype(hkl_blocks)).reshape(len(featurized), width, 3)
+        handle.create_dataset("hkl", data=hkl, compression="lzf" if hkl.size else None)
+        handle.create_dataset(
+            "lattice", data=np.array([item.lattice for item in featurized]).reshape(-1, 3, 3)
+        )
+        handle.create_dataset(
+            "space_group_number",
+            data=np.array([item.space_group_number for item in featurized], dtype=np.int16),
+        )
+        handle.create_dataset(
+            "crystal_system",
+            data=np.array([_SYSTEM_INDEX[item.crystal_system] for item in featurized], dtype=np.int8),
+        )
+        handle["crystal_system"].attrs["names"] = list(CRYSTAL_SYSTEMS)
+        handle.create_dataset(
+            "is_ordered", data=np.array([item.is_ordered for item in featurized], dtype=bool)
+        )
+        handle.create_dataset(
+            "num_sites", data=np.array([item.num_sites for item in featurized], dtype=np.int32)
+        )
+        handle.create_dataset("formula", data=[item.formula for item in featurized], dtype=text)
+        handle.create_dataset("skipped_ids", data=[material_id for material_id, _ in skipped], dtype=text)
+        handle.create_dataset("skipped_reasons", data=[reason for _, reason in skipped], dtype=text)
+    return buffer.getvalue()
+
+
+def shard_identity(path: Path) -> tuple[str, str] | None:
+    """(settings_fingerprint, ids_fingerprint) of a shard file, or None when it cannot be read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            if handle.attrs.get("format_version") != FORMAT_VERSION:
+                return None
+            return str(handle.attrs["settings_fingerprint"]), str(handle.attrs["ids_fingerprint"])
+    except (OSError, KeyError):
+        return None

@@ -1,0 +1,50 @@
+"""Stage 5: training, evaluation and prediction of PointNet classifiers on diffraction point clouds.
+
+Inputs are in-memory arrays: raw ``points`` (n, P, 4) = (g_x, g_y, g_z in Å⁻¹, I = |F|²/V²), a
+padding ``mask`` (n, P), integer ``labels`` and class names. ::
+
+    result = train(points, mask, labels, split, class_names, config=TrainConfig(), out_dir="runs/x")
+    run = load_run("runs/x")
+    probabilities = predict_proba(run, points, mask)
+    evaluation = evaluate_run(run, points, mask, labels, out_dir="runs/x/eval")
+"""
+
+from __future__ import annotations
+
+from crystalgenome.training.augment import augment_batch, permute_points, random_rotations, rotate, rotation_angles
+from crystalgenome.training.config import SPLITS, TrainConfig
+from crystalgenome.training.evaluation import Evaluation, evaluate_run, write_evaluation
+from crystalgenome.training.inputs import NORMALISATIONS, Normalisation, resolve_normalisation
+from crystalgenome.training.metrics import classification_metrics, metric_table, selection_score
+from crystalgenome.training.predict import fixed_rotations, model_probabilities, rotation_invariance
+from crystalgenome.training.run import Run, load_run, predict_proba
+from crystalgenome.training.trainer import TrainResult, fingerprint_arrays, load_checkpoint, train
+
+__all__ = [
+    "NORMALISATIONS",
+    "SPLITS",
+    "Evaluation",
+    "Normalisation",
+    "Run",
+    "TrainConfig",
+    "TrainResult",
+    "augment_batch",
+    "classification_metrics",
+    "evaluate_run",
+    "fingerprint_arrays",
+    "fixed_rotations",
+    "load_checkpoint",
+    "load_run",
+    "metric_table",
+    "model_probabilities",
+    "permute_points",
+    "predict_proba",
+    "random_rotations",
+    "resolve_normalisation",
+    "rotate",
+    "rotation_angles",
+    "rotation_invariance",
+    "selection_score",
+    "train",
+    "write_evaluation",
+]

@@ -69,13 +69,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # single process, single thread on both sides
 
     from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings, powder_pattern
 
     structures = load_structures(args.data, args.limit)
     sizes = np.array([len(s) for s in structures])
-    print(f"structures: {len(structures)} from {args.data} (atoms per cell: mean {sizes.mean():.1f}, max {sizes.max()})")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, single process")
+    print(f"structures: {len(structures)} from {args.data}")
+    print(f"atoms per cell: mean {sizes.mean():.1f}, max {sizes.max()}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores; single process, one thread")
 
     reference = XRDCalculator(wavelength="CuKa")
     sphere = DiffractionCalculator(DiffractionSettings(wavelength="CuKa", cell="input"))
@@ -90,7 +95,8 @@ def main() -> None:
     print(f"pymatgen XRDCalculator, full Cu Ka sphere: {pymatgen_times.mean() * 1e3:.3f} ms/structure")
     print(f"crystalgenome 3D pattern, full Cu Ka sphere: {engine_times.mean() * 1e3:.3f} ms/structure")
     print(f"crystalgenome 3D pattern + powder projection: {powder_times.mean() * 1e3:.3f} ms/structure")
-    print(f"crystalgenome Miller box N=3, primitive cell (incl. standardisation): {box_times.mean() * 1e3:.3f} ms/structure")
+    box_ms = box_times.mean() * 1e3
+    print(f"crystalgenome Miller box N=3, primitive cell (incl. standardisation): {box_ms:.3f} ms/structure")
     print("time per structure by atoms per cell (ms): atoms | n | pymatgen | crystalgenome+powder | ratio")
     for low, high in [(1, 4), (5, 8), (9, 16), (17, 32), (33, 64), (65, 10_000)]:
         chosen = (sizes >= low) & (sizes <= high)

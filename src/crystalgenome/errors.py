@@ -25,5 +25,5 @@ class StructureError(CrystalGenomeError, ValueError):
         super().__init__(f"{name}: {reason}")
 
 
-class PointCapExceeded(StructureError):
+class PointCapError(StructureError):
     """The requested point set is larger than the configured cap."""

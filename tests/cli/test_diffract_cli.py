@@ -47,7 +47,16 @@ def test_default_json(nacl_cif: Path) -> None:
 def test_wavelength_neutron_conventional_to_file(nacl_cif: Path, tmp_path: Path) -> None:
     out = tmp_path / "pattern.json"
     result = run(
-        "diffract", str(nacl_cif), "--radiation", "neutron", "--wavelength", "CuKa", "--cell", "conventional", "--out", str(out)
+        "diffract",
+        str(nacl_cif),
+        "--radiation",
+        "neutron",
+        "--wavelength",
+        "CuKa",
+        "--cell",
+        "conventional",
+        "--out",
+        str(out),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -113,7 +122,8 @@ def test_cli_import_is_light() -> None:
     """`crystalgenome --help` must not import torch, pymatgen, ray, h5py or pandas."""
     code = (
         "import sys, crystalgenome.cli.app\n"
-        "heavy = [m for m in ('torch', 'pymatgen', 'ray', 'h5py', 'pandas', 'sklearn', 'matplotlib') if m in sys.modules]\n"
+        "names = ('torch', 'pymatgen', 'ray', 'h5py', 'pandas', 'sklearn', 'matplotlib')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

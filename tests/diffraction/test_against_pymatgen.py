@@ -7,7 +7,12 @@ import pytest
 from pymatgen.analysis.diffraction.neutron import NDCalculator
 from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
-from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings, powder_pattern, resolve_wavelength
+from crystalgenome.diffraction import (
+    DiffractionCalculator,
+    DiffractionSettings,
+    powder_pattern,
+    resolve_wavelength,
+)
 
 REFERENCES = {"xray": XRDCalculator, "neutron": NDCalculator}
 
@@ -15,7 +20,9 @@ REFERENCES = {"xray": XRDCalculator, "neutron": NDCalculator}
 def _compare(structure, radiation: str, wavelength: str | float) -> None:
     reference = REFERENCES[radiation](wavelength=resolve_wavelength(wavelength))
     reference = reference.get_pattern(structure, two_theta_range=None)
-    calculator = DiffractionCalculator(DiffractionSettings(radiation=radiation, wavelength=wavelength, cell="input"))
+    calculator = DiffractionCalculator(
+        DiffractionSettings(radiation=radiation, wavelength=wavelength, cell="input")
+    )
     ours = powder_pattern(calculator.compute(structure))
     assert ours.two_theta.shape == (len(reference.x),)
     np.testing.assert_allclose(ours.two_theta, reference.x, rtol=1e-9, atol=0)

@@ -7,7 +7,7 @@ import pytest
 from pymatgen.core import DummySpecies, Lattice, Structure
 
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
-from crystalgenome.errors import PointCapExceeded, StructureError
+from crystalgenome.errors import PointCapError, StructureError
 from crystalgenome.structures import Cell
 
 
@@ -34,7 +34,9 @@ def test_element_without_xray_form_factor() -> None:
 
 def test_element_without_neutron_length() -> None:
     structure = Structure(Lattice.cubic(5.0), ["Pu", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    assert "no neutron scattering data for element(s) Pu" in str(_error(structure, DiffractionSettings(radiation="neutron")))
+    assert "no neutron scattering data for element(s) Pu" in str(
+        _error(structure, DiffractionSettings(radiation="neutron"))
+    )
 
 
 def test_dummy_species() -> None:
@@ -84,7 +86,7 @@ def test_overlapping_atoms_including_across_the_cell_boundary() -> None:
 def test_point_cap_names_the_limit_and_how_to_raise_it() -> None:
     big = _cell(np.eye(3) * 60.0, [[0, 0, 0]], ["Na"])
     error = _error(big, DiffractionSettings(wavelength="MoKa", cell="input", max_points=100_000))
-    assert isinstance(error, PointCapExceeded)
+    assert isinstance(error, PointCapError)
     assert "cap of 100,000" in str(error)
     assert "--max-points" in str(error)
     assert "max_points" in str(error)

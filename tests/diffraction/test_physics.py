@@ -98,7 +98,9 @@ def test_invariant_under_site_permutation_and_translation(real_structures: dict,
     calculator = DiffractionCalculator(DiffractionSettings(cell=cell))
     reference = calculator.compute(structure)
     order = np.random.default_rng(1).permutation(len(structure))
-    permuted = Structure(structure.lattice, [structure[i].species for i in order], structure.frac_coords[order])
+    permuted = Structure(
+        structure.lattice, [structure[i].species for i in order], structure.frac_coords[order]
+    )
     shifted = structure.copy()
     shifted.translate_sites(list(range(len(shifted))), [0.137, -0.291, 0.413], frac_coords=True)
     for other in (permuted, shifted):
@@ -111,7 +113,9 @@ def test_invariant_under_site_permutation_and_translation(real_structures: dict,
 def test_rotation_rotates_g_and_keeps_intensities(real_structures: dict, cell: str) -> None:
     structure = real_structures["TiO2"]
     rotation = Rotation.from_euler("zyx", [31.0, -47.0, 112.0], degrees=True).as_matrix()
-    rotated = Structure(Lattice(structure.lattice.matrix @ rotation.T), structure.species, structure.frac_coords)
+    rotated = Structure(
+        Lattice(structure.lattice.matrix @ rotation.T), structure.species, structure.frac_coords
+    )
     calculator = DiffractionCalculator(DiffractionSettings(cell=cell, wavelength="CuKa"))
     before, after = calculator.compute(structure), calculator.compute(rotated)
     np.testing.assert_array_equal(after.hkl, before.hkl)
@@ -124,17 +128,29 @@ def test_primitive_and_conventional_agree_on_shared_points(real_structures: dict
     """Where the two point sets share a reciprocal vector g, |F|²/V² is the same."""
     structure = real_structures[name]
     primitive = DiffractionCalculator(DiffractionSettings(cell="primitive", max_miller=4)).compute(structure)
-    conventional = DiffractionCalculator(DiffractionSettings(cell="conventional", max_miller=3)).compute(structure)
+    conventional = DiffractionCalculator(DiffractionSettings(cell="conventional", max_miller=3)).compute(
+        structure
+    )
     distance = np.linalg.norm(conventional.g[:, None, :] - primitive.g[None, :, :], axis=2)
     conv_rows, prim_rows = np.nonzero(distance < 1e-8)
     assert conv_rows.size >= 50
-    np.testing.assert_allclose(conventional.intensity[conv_rows], primitive.intensity[prim_rows], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        conventional.intensity[conv_rows], primitive.intensity[prim_rows], rtol=1e-9, atol=1e-12
+    )
     # Conventional points missing from the primitive lattice are exactly the centring absences.
     unmatched = np.setdiff1d(np.arange(conventional.num_points), conv_rows)
     in_primitive_box = np.abs(conventional.g[unmatched] @ primitive.lattice.T).max(axis=1) <= 4
-    non_integer = np.abs(np.round(conventional.g[unmatched] @ primitive.lattice.T) - conventional.g[unmatched] @ primitive.lattice.T).max(axis=1) > 1e-6
+    non_integer = (
+        np.abs(
+            np.round(conventional.g[unmatched] @ primitive.lattice.T)
+            - conventional.g[unmatched] @ primitive.lattice.T
+        ).max(axis=1)
+        > 1e-6
+    )
     assert np.all(non_integer | ~in_primitive_box)
-    assert conventional.intensity[unmatched[non_integer]].max(initial=0) < 1e-20 * conventional.intensity.max()
+    assert (
+        conventional.intensity[unmatched[non_integer]].max(initial=0) < 1e-20 * conventional.intensity.max()
+    )
 
 
 def test_point_sets(real_structures: dict) -> None:
@@ -156,7 +172,9 @@ def test_point_sets(real_structures: dict) -> None:
 
 def test_neutron_differs_from_xray_and_has_no_form_factor_falloff() -> None:
     nickel = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.52), ["Ni"], [[0, 0, 0]])
-    neutron = DiffractionCalculator(DiffractionSettings(cell="conventional", radiation="neutron")).compute(nickel)
+    neutron = DiffractionCalculator(DiffractionSettings(cell="conventional", radiation="neutron")).compute(
+        nickel
+    )
     allowed = neutron.intensity > 1e-10 * neutron.intensity.max()
     # One element, no Debye-Waller: every allowed reflection has |F| = 4 b exactly.
     np.testing.assert_allclose(neutron.intensity[allowed], (4 * 10.3 / nickel.volume) ** 2, rtol=1e-12)

@@ -14,7 +14,9 @@ from pymatgen.core import Lattice, Structure
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
 
 
-def reference_intensities(structure: Structure, hkls: np.ndarray, radiation: str, b_factors=None) -> list[float]:
+def reference_intensities(
+    structure: Structure, hkls: np.ndarray, radiation: str, b_factors=None
+) -> list[float]:
     """|F|²/V² by the textbook sum, one reflection and one site at a time (pymatgen's tables)."""
     b_factors = b_factors or {}
     reciprocal = structure.lattice.reciprocal_lattice_crystallographic.matrix
@@ -76,6 +78,8 @@ def test_origin_carries_total_scattering_over_volume(real_structures: dict) -> N
         total = sum(per_site(sp) * occ for site in structure for sp, occ in site.species.items())
         # Σ/V is intensive: the same in the (symmetry-refined) primitive cell as in the input cell.
         assert pattern.intensity[origin[0]] == pytest.approx((total / structure.volume) ** 2, rel=1e-6)
-        input_cell = DiffractionCalculator(DiffractionSettings(radiation=radiation, cell="input")).compute(structure)
+        input_cell = DiffractionCalculator(DiffractionSettings(radiation=radiation, cell="input")).compute(
+            structure
+        )
         origin = np.flatnonzero((input_cell.hkl == 0).all(axis=1))[0]
         assert input_cell.intensity[origin] == pytest.approx((total / structure.volume) ** 2, rel=1e-12)

@@ -21,9 +21,22 @@ from crystalgenome.structures import (
 
 
 def test_crystal_system_boundaries() -> None:
-    expected = {1: "triclinic", 2: "triclinic", 3: "monoclinic", 15: "monoclinic", 16: "orthorhombic",
-                74: "orthorhombic", 75: "tetragonal", 142: "tetragonal", 143: "trigonal", 167: "trigonal",
-                168: "hexagonal", 194: "hexagonal", 195: "cubic", 230: "cubic"}
+    expected = {
+        1: "triclinic",
+        2: "triclinic",
+        3: "monoclinic",
+        15: "monoclinic",
+        16: "orthorhombic",
+        74: "orthorhombic",
+        75: "tetragonal",
+        142: "tetragonal",
+        143: "trigonal",
+        167: "trigonal",
+        168: "hexagonal",
+        194: "hexagonal",
+        195: "cubic",
+        230: "cubic",
+    }
     for number, system in expected.items():
         assert crystal_system_from_number(number) == system
     assert set(expected.values()) == set(CRYSTAL_SYSTEMS)
@@ -43,7 +56,11 @@ def test_read_formats(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [("", "file is empty"), ("data_x\n_cell_length_a 3\n", "cannot be parsed"), ("{not json", "cannot be parsed")],
+    [
+        ("", "file is empty"),
+        ("data_x\n_cell_length_a 3\n", "cannot be parsed"),
+        ("{not json", "cannot be parsed"),
+    ],
 )
 def test_unreadable_files(tmp_path, content: str, reason: str) -> None:
     path = tmp_path / ("bad.json" if content.startswith("{") else "bad.cif")
@@ -63,7 +80,7 @@ def test_missing_file(tmp_path) -> None:
 def test_minimum_distance_matches_pymatgen(real_structures: dict) -> None:
     for structure in list(real_structures.values())[:25]:
         matrix = structure.distance_matrix + np.eye(len(structure)) * 1e9
-        expected = min(matrix.min(), min(structure.lattice.abc))
+        expected = min(matrix.min(), *structure.lattice.abc)
         assert minimum_distance(Cell.from_structure(structure)) == pytest.approx(expected, abs=1e-9)
 
 

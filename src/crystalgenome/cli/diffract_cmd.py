@@ -12,18 +12,18 @@ import typer
 from crystalgenome.cli.common import emit, fail, reports_errors
 
 
-class Radiation(str, enum.Enum):
+class Radiation(enum.StrEnum):
     xray = "xray"
     neutron = "neutron"
 
 
-class CellOption(str, enum.Enum):
+class CellOption(enum.StrEnum):
     primitive = "primitive"
     conventional = "conventional"
     input = "input"
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     json = "json"
     csv = "csv"
 
@@ -52,22 +52,45 @@ def _to_csv(data: dict) -> str:
 
 def diffract(
     file: Path = typer.Argument(..., help="Structure file: CIF, POSCAR/CONTCAR or pymatgen JSON."),
-    radiation: Radiation = typer.Option(Radiation.xray, "--radiation", help="X-ray form factors or neutron lengths."),
-    max_miller: int | None = typer.Option(None, "--max-miller", help="Miller box |h|,|k|,|l| <= N (default 3)."),
+    radiation: Radiation = typer.Option(
+        Radiation.xray, "--radiation", help="X-ray form factors or neutron lengths."
+    ),
+    max_miller: int | None = typer.Option(
+        None, "--max-miller", help="Miller box |h|,|k|,|l| <= N (default 3)."
+    ),
     wavelength: str | None = typer.Option(
         None, "--wavelength", help="Limiting sphere |g| <= 2/λ: λ in Å or a name (CuKa, MoKa, ...)."
     ),
-    cell: CellOption = typer.Option(CellOption.primitive, "--cell", help="Standardised primitive/conventional cell, or as given."),
+    cell: CellOption = typer.Option(
+        CellOption.primitive, "--cell", help="Standardised primitive/conventional cell, or as given."
+    ),
     symprec: float = typer.Option(0.1, "--symprec", help="Symmetry tolerance for standardisation, Å."),
-    debye_waller: str | None = typer.Option(None, "--debye-waller", help="Isotropic B factors, Å²: 'Na=0.5,Cl=0.6'."),
-    max_points: int | None = typer.Option(None, "--max-points", help="Cap on the number of points (default 200000)."),
-    output_format: OutputFormat = typer.Option(OutputFormat.json, "--format", help="json (one object) or csv."),
+    debye_waller: str | None = typer.Option(
+        None, "--debye-waller", help="Isotropic B factors, Å²: 'Na=0.5,Cl=0.6'."
+    ),
+    max_points: int | None = typer.Option(
+        None, "--max-points", help="Cap on the number of points (default 200000)."
+    ),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.json, "--format", help="json (one object) or csv."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout."),
 ) -> None:
     """Compute the 3D diffraction pattern (hkl, g in Å⁻¹, |F|²/V²) of one structure file."""
     if max_miller is not None and wavelength is not None:
         raise fail(f"{file}: give either --max-miller or --wavelength, not both")
-    _run(file, radiation.value, max_miller, wavelength, cell.value, symprec, debye_waller, max_points, output_format, out)
+    _run(
+        file,
+        radiation.value,
+        max_miller,
+        wavelength,
+        cell.value,
+        symprec,
+        debye_waller,
+        max_points,
+        output_format,
+        out,
+    )
 
 
 @reports_errors

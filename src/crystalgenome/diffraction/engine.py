@@ -24,7 +24,6 @@ from crystalgenome.diffraction.pointsets import (
     half_to_full,
     limiting_sphere_half,
     miller_box_half,
-    reciprocal_lattice,
 )
 from crystalgenome.diffraction.scattering import ScatteringModel, scattering_model
 from crystalgenome.diffraction.settings import DiffractionSettings
@@ -35,6 +34,7 @@ from crystalgenome.structures.validate import validate_structure
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
+
 
 def _phase_tables(frac: np.ndarray, bound: int) -> np.ndarray:
     """(3, 2B+1, n) table of exp(2πi m x_j) for m = −B..B along each axis."""
@@ -74,19 +74,21 @@ def structure_factors(
     debye_waller: dict[str, float] | None = None,
     *,
     g_squared: np.ndarray | None = None,
+    lexicographic: bool = False,
 ) -> np.ndarray:
     """(M,) complex structure factors F(hkl) of ``cell`` (electrons or fm) for integer ``hkl`` (M, 3).
 
-    Rows are grouped by (h, k): for each group the phase sums over sites of every composition
+    Rows are grouped by (h, k): for each group the phase sums over the sites of every composition
     t, S_t(h, k, l) = Σ_j e_x[h, j] e_y[k, j] e_z[l, j] [type_j = t], come out of one complex
-    matrix product (distinct (h, k)) × (sites) @ (sites) × (l, t), which is then gathered at
-    the requested rows. ``g_squared`` (|g|², Å⁻²) may be passed when already known.
+    matrix product (distinct (h, k)) × (sites) @ (sites) × (l, t), gathered at the requested rows.
+    ``g_squared`` (|g|², Å⁻²) may be passed when already known; ``lexicographic=True`` promises
+    rows sorted by (h, k, l), which spares a sort.
     """
     hkl = np.asarray(hkl, dtype=np.int64)
     if hkl.shape[0] == 0:
         return np.zeros(0, dtype=np.complex128)
     if g_squared is None:
-        g = hkl @ reciprocal_lattice(cell.lattice)
+        g = hkl @ cell.reciprocal
         g_squared = np.einsum("ij,ij->i", g, g)
     amplitudes = _type_amplitudes(cell, model, g_squared / 4.0, debye_waller or {})  # (T, M)
     bound = int(np.abs(hkl).max())
@@ -94,8 +96,16 @@ def structure_factors(
     index = hkl + bound
     width = 2 * bound + 1
     hk_key = index[:, 0] * width + index[:, 1]
-    hk_unique, hk_row = np.unique(hk_key, return_inverse=True)
-    hk_phase = tables[0].take(hk_unique // width, axis=0) * tables[1].take(hk_unique % width, axis=0)  # (U, n)
+    if lexicographic:
+        first = np.empty(hk_key.shape[0], dtype=bool)
+        first[0] = True
+        np.not_equal(hk_key[1:], hk_key[:-1], out=first[1:])
+        hk_unique, hk_row = hk_key[first], np.cumsum(first) - 1
+    else:
+        hk_unique, hk_row = np.unique(hk_key, return_inverse=True)
+    hk_phase = tables[0].take(hk_unique // width, axis=0) * tables[1].take(
+        hk_unique % width, axis=0
+    )  # (U, n)
     n_types = len(cell.compositions)
     one_hot = np.zeros((cell.num_sites, n_types))
     one_hot[np.arange(cell.num_sites), cell.types] = 1.0
@@ -106,11 +116,17 @@ def structure_factors(
 
 
 def friedel_half_intensities(
-    cell: Cell, half_hkl: np.ndarray, model: ScatteringModel, debye_waller: dict[str, float] | None = None
+    cell: Cell,
+    half_hkl: np.ndarray,
+    model: ScatteringModel,
+    debye_waller: dict[str, float] | None = None,
+    *,
+    half_g: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """|F|²/V² and g (Å⁻¹) for the first half of a lexicographic centrosymmetric point set."""
-    g = half_hkl @ reciprocal_lattice(cell.lattice)
-    factors = structure_factors(cell, half_hkl, model, debye_waller, g_squared=np.einsum("ij,ij->i", g, g))
+    g = half_hkl @ cell.reciprocal if half_g is None else half_g
+    g_squared = np.einsum("ij,ij->i", g, g)
+    factors = structure_factors(cell, half_hkl, model, debye_waller, g_squared=g_squared, lexicographic=True)
     return (factors.real**2 + factors.imag**2) / cell.volume**2, g
 
 
@@ -147,12 +163,20 @@ class DiffractionCalculator:
             name=name,
         )
 
-    def half_point_set(self, cell: Cell, name: str = "structure") -> np.ndarray:
-        """First half (ending at the origin) of the configured lexicographic point set of ``cell``."""
+    def half_point_set(self, cell: Cell, name: str = "structure") -> tuple[np.ndarray, np.ndarray]:
+        """First half (ending at the origin) of the configured lexicographic point set of ``cell``,
+        as Miller indices (M, 3) and reciprocal vectors g (M, 3), Å⁻¹."""
         settings = self.settings
         if settings.g_max is not None:
-            return limiting_sphere_half(cell.lattice, settings.g_max, max_points=settings.max_points, name=name)
-        return miller_box_half(settings.max_miller, max_points=settings.max_points, name=name)
+            return limiting_sphere_half(
+                cell.lattice,
+                settings.g_max,
+                max_points=settings.max_points,
+                name=name,
+                reciprocal=cell.reciprocal,
+            )
+        hkl = miller_box_half(settings.max_miller, max_points=settings.max_points, name=name)
+        return hkl, hkl @ cell.reciprocal
 
     def compute(self, structure: Structure | Cell, name: str = "structure") -> DiffractionPattern:
         """The diffraction pattern of one structure, points in lexicographic (h, k, l) order.
@@ -161,8 +185,10 @@ class DiffractionCalculator:
             StructureError: naming ``name`` when the structure cannot be diffracted.
         """
         cell, symmetry = self.prepare_cell(structure, name)
-        half_hkl = self.half_point_set(cell, name)
-        half_intensity, half_g = friedel_half_intensities(cell, half_hkl, self.model, self._debye_waller)
+        half_hkl, half_g = self.half_point_set(cell, name)
+        half_intensity, _ = friedel_half_intensities(
+            cell, half_hkl, self.model, self._debye_waller, half_g=half_g
+        )
         if not np.all(np.isfinite(half_intensity)):
             raise StructureError(name, "non-finite intensities (check the lattice and coordinates)")
         return DiffractionPattern(
@@ -173,6 +199,7 @@ class DiffractionCalculator:
             lattice=cell.lattice,
             settings=self.settings,
             symmetry=symmetry,
+            friedel_ordered=True,
         )
 
     def compute_many(

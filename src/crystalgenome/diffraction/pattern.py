@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,9 @@ class DiffractionPattern:
         lattice: (3, 3) direct lattice of the cell used (rows), Å.
         settings: the settings that produced the pattern.
         symmetry: space group found while standardising (None for the input cell).
+        friedel_ordered: True when rows i and M−1−i are Friedel mates (the engine's output),
+            which lets consumers such as the powder projection use one half only.
+        g_norm: (M,) |g| = 1/d, Å⁻¹ (computed from ``g`` when not given).
     """
 
     name: str
@@ -32,6 +35,12 @@ class DiffractionPattern:
     lattice: np.ndarray
     settings: DiffractionSettings
     symmetry: SymmetryInfo | None = None
+    friedel_ordered: bool = False
+    g_norm: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.g_norm is None:
+            object.__setattr__(self, "g_norm", np.sqrt(np.einsum("ij,ij->i", self.g, self.g)))
 
     @property
     def radiation(self) -> str:
@@ -40,11 +49,6 @@ class DiffractionPattern:
     @property
     def num_points(self) -> int:
         return int(self.hkl.shape[0])
-
-    @property
-    def g_norm(self) -> np.ndarray:
-        """(M,) |g| = 1/d, Å⁻¹."""
-        return np.linalg.norm(self.g, axis=1)
 
     @property
     def volume(self) -> float:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from crystalgenome.errors import PointCapExceeded
+from crystalgenome.errors import PointCapError
 
 
 def reciprocal_lattice(lattice: np.ndarray) -> np.ndarray:
@@ -24,7 +24,9 @@ def reciprocal_lattice(lattice: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=512)
 def _grid(bh: int, bk: int, bl: int) -> np.ndarray:
-    h, k, l = np.meshgrid(np.arange(-bh, bh + 1), np.arange(-bk, bk + 1), np.arange(-bl, bl + 1), indexing="ij")
+    h, k, l = np.meshgrid(
+        np.arange(-bh, bh + 1), np.arange(-bk, bk + 1), np.arange(-bl, bl + 1), indexing="ij"
+    )
     grid = np.stack([h.ravel(), k.ravel(), l.ravel()], axis=1).astype(np.int64)
     grid.setflags(write=False)
     return grid
@@ -37,9 +39,9 @@ def miller_box(max_miller: int) -> np.ndarray:
 
 
 def check_point_cap(count: int, max_points: int, name: str, what: str) -> None:
-    """Raise :class:`PointCapExceeded` (naming ``name``) when ``count`` exceeds ``max_points``."""
+    """Raise :class:`PointCapError` (naming ``name``) when ``count`` exceeds ``max_points``."""
     if count > max_points:
-        raise PointCapExceeded(
+        raise PointCapError(
             name,
             f"{what} has about {count:,} points, above the cap of {max_points:,}; "
             "raise it with --max-points (CLI) or DiffractionSettings(max_points=...)",
@@ -63,22 +65,29 @@ def miller_box_half(max_miller: int, *, max_points: int, name: str) -> np.ndarra
     return miller_box(max_miller)[: count // 2 + 1]
 
 
-def limiting_sphere_half(lattice: np.ndarray, g_max: float, *, max_points: int, name: str) -> np.ndarray:
-    """First half (up to and including the origin) of :func:`limiting_sphere`."""
+def limiting_sphere_half(
+    lattice: np.ndarray, g_max: float, *, max_points: int, name: str, reciprocal: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """First half (up to and including the origin) of :func:`limiting_sphere`, and its g (Å⁻¹)."""
+    reciprocal = reciprocal_lattice(lattice) if reciprocal is None else reciprocal
     volume = abs(np.linalg.det(lattice))
-    check_point_cap(int(4.0 / 3.0 * np.pi * g_max**3 * volume), max_points, name, f"the limiting sphere |g| ≤ {g_max:.4g} Å⁻¹")
+    what = f"the limiting sphere |g| ≤ {g_max:.4g} Å⁻¹"
+    check_point_cap(int(4.0 / 3.0 * np.pi * g_max**3 * volume), max_points, name, what)
     # h = g·a, so |h| ≤ g_max |a| bounds the search box.
-    bounds = np.floor(g_max * np.sqrt((lattice**2).sum(axis=1)) + 1e-9).astype(int)
+    bounds = np.floor(g_max * np.sqrt(np.einsum("ij,ij->i", lattice, lattice)) + 1e-9).astype(int)
     check_point_cap(int(np.prod(2 * bounds + 1)), max(8 * max_points, 10_000_000), name, "the search box")
     grid = _grid(*bounds.tolist())
     half = grid[: grid.shape[0] // 2 + 1]
-    g = half @ reciprocal_lattice(lattice)
-    return half[np.einsum("ij,ij->i", g, g) <= (g_max * (1 + 1e-12)) ** 2]
+    g = half @ reciprocal
+    inside = np.einsum("ij,ij->i", g, g) <= (g_max * (1 + 1e-12)) ** 2
+    return half[inside], g[inside]
 
 
-def limiting_sphere(lattice: np.ndarray, g_max: float, *, max_points: int, name: str = "structure") -> np.ndarray:
+def limiting_sphere(
+    lattice: np.ndarray, g_max: float, *, max_points: int, name: str = "structure"
+) -> np.ndarray:
     """All (h, k, l) with |g| ≤ ``g_max`` (Å⁻¹), origin included, in lexicographic order.
 
     The point count is checked against ``max_points`` before anything large is allocated.
     """
-    return half_to_full(limiting_sphere_half(lattice, g_max, max_points=max_points, name=name))
+    return half_to_full(limiting_sphere_half(lattice, g_max, max_points=max_points, name=name)[0])

@@ -60,12 +60,11 @@ def powder_pattern(
         if wavelength is None:
             raise ValueError("the pattern is a Miller box; give a wavelength for the powder projection")
     wavelength = resolve_wavelength(wavelength)
-    hkl, g, values = pattern.hkl, pattern.g, pattern.intensity
-    middle = hkl.shape[0] // 2
-    if hkl.shape[0] % 2 == 1 and np.array_equal(hkl[middle + 1 :], -hkl[middle - 1 :: -1]):
-        # Lexicographic Friedel order (what the engine produces): use the h > 0 half twice.
-        g, values = g[middle + 1 :], 2.0 * values[middle + 1 :]
-    g_norm = np.sqrt(np.einsum("ij,ij->i", g, g))
+    g_norm, values = pattern.g_norm, pattern.intensity
+    if pattern.friedel_ordered:
+        # Rows i and M−1−i are Friedel mates with equal intensity: use the h > 0 half twice.
+        middle = g_norm.shape[0] // 2
+        g_norm, values = g_norm[middle + 1 :], 2.0 * values[middle + 1 :]
     keep = (g_norm > 0) & (g_norm <= 2.0 / wavelength * (1 + 1e-12))
     g_norm, values = g_norm[keep], values[keep] * pattern.volume**2
     sin_theta = np.minimum(wavelength * g_norm / 2, 1.0)
@@ -74,7 +73,9 @@ def powder_pattern(
     keys = np.round(two_theta / TWO_THETA_TOL).astype(np.int64)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.zeros(0, dtype=np.int64)
+    starts = (
+        np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if keys.size else np.zeros(0, int)
+    )
     if keys.size:
         peak_intensity = np.add.reduceat(weighted[order], starts)
         # The representative of merged peaks is the smallest |g| (smallest 2θ), as in pymatgen.
@@ -82,7 +83,7 @@ def powder_pattern(
         peak_two_theta = np.minimum.reduceat(two_theta[order], starts)
     else:
         peak_intensity = peak_g = peak_two_theta = np.zeros(0)
-    multiplicity = np.diff(np.r_[starts, keys.size])
+    multiplicity = np.diff(np.append(starts, keys.size))
     if peak_intensity.size:
         strong = peak_intensity / peak_intensity.max() * 100 > SCALED_INTENSITY_TOL
         peak_intensity, peak_two_theta, peak_g, multiplicity = (

@@ -41,7 +41,9 @@ def resolve_wavelength(wavelength: float | str) -> float:
             wavelength = float(key)
         except ValueError:
             names = ", ".join(WAVELENGTHS)
-            raise ValueError(f"unknown wavelength {wavelength!r}; give a value in Å or one of: {names}") from None
+            raise ValueError(
+                f"unknown wavelength {wavelength!r}; give a value in Å or one of: {names}"
+            ) from None
     value = float(wavelength)
     if not value > 0:
         raise ValueError(f"wavelength must be positive (Å), got {value}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import ClassVar
 
@@ -66,12 +66,18 @@ class XRayScattering(ScatteringModel):
     def known(self, symbol: str) -> bool:
         return symbol in self._table and symbol in _atomic_numbers()
 
-    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+    @lru_cache(maxsize=8192)  # noqa: B019 - one instance per radiation (see scattering_model)
+    def _coefficients(self, symbols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Z (n,), a (n, k) and −b (n, k) for ``symbols``; all-zero Gaussian terms dropped."""
         z = np.array([_atomic_numbers()[s] for s in symbols], dtype=float)
         coeffs = np.array([self._table[s] for s in symbols], dtype=float)  # (n, 4, 2)
-        a, b = coeffs[..., 0], coeffs[..., 1]
-        gauss = np.exp(-b[:, :, None] * s_squared[None, None, :])  # (n, 4, M)
-        return z[:, None] - FORM_FACTOR_PREFACTOR * s_squared[None, :] * np.einsum("ni,nim->nm", a, gauss)
+        used = np.any(coeffs[..., 0] != 0, axis=0)
+        return z, coeffs[:, used, 0], -coeffs[:, used, 1]
+
+    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+        z, a, minus_b = self._coefficients(tuple(symbols))
+        gauss = np.exp(minus_b[:, :, None] * s_squared)  # (n, k, M)
+        return z[:, None] - FORM_FACTOR_PREFACTOR * s_squared * np.einsum("ni,nim->nm", a, gauss)
 
 
 class NeutronScattering(ScatteringModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,17 +52,22 @@ class Cell:
     def num_sites(self) -> int:
         return int(self.frac_coords.shape[0])
 
-    @property
+    @cached_property
     def volume(self) -> float:
         """Cell volume, Å³ (positive also for a left-handed basis)."""
         return float(abs(np.linalg.det(self.lattice)))
+
+    @cached_property
+    def reciprocal(self) -> np.ndarray:
+        """Crystallographic reciprocal lattice a*, b*, c* as rows (no 2π), Å⁻¹."""
+        return np.linalg.inv(self.lattice).T
 
     @property
     def is_ordered(self) -> bool:
         """True when every site holds one element with occupancy 1."""
         return all(len(c) == 1 and abs(next(iter(c.values())) - 1.0) < 1e-8 for c in self.compositions)
 
-    @property
+    @cached_property
     def elements(self) -> list[str]:
         """Distinct element symbols, sorted."""
         return sorted({symbol for comp in self.compositions for symbol in comp})

@@ -60,7 +60,7 @@ class SymmetryInfo:
     symprec: float
 
 
-def _moyo_dataset(cell: Cell, symprec: float, name: str):  # noqa: ANN202 - moyopy.MoyoDataset
+def _moyo_dataset(cell: Cell, symprec: float, name: str):
     import moyopy
 
     moyo_cell = moyopy.Cell(cell.lattice.tolist(), cell.frac_coords.tolist(), cell.types.tolist())
@@ -70,7 +70,7 @@ def _moyo_dataset(cell: Cell, symprec: float, name: str):  # noqa: ANN202 - moyo
         raise StructureError(name, f"symmetry analysis failed at symprec={symprec} Å ({exc})") from exc
 
 
-def _spglib_dataset(cell: Cell, symprec: float, name: str):  # noqa: ANN202 - spglib.SpglibDataset
+def _spglib_dataset(cell: Cell, symprec: float, name: str):
     import spglib
 
     dataset = spglib.get_symmetry_dataset((cell.lattice, cell.frac_coords, cell.types), symprec=symprec)

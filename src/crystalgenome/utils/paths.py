@@ -23,9 +23,12 @@ def shared_data_dir() -> Path | None:
 
 def cache_dir(*parts: str) -> Path:
     """A (created) folder under the user cache: ``$CRYSTALGENOME_CACHE_DIR`` or ``~/.cache/crystalgenome``."""
-    root = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "crystalgenome"
+    override = os.environ.get(CACHE_ENV)
+    root = (
+        Path(override)
+        if override
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "crystalgenome"
     )
-    path = Path(root).joinpath(*parts)
+    path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -14,7 +14,16 @@ from typing import Any
 from crystalgenome import __version__
 
 TRACKED_PACKAGES = (
-    "numpy", "scipy", "torch", "pymatgen", "moyopy", "spglib", "scikit-learn", "h5py", "pandas", "ray",
+    "numpy",
+    "scipy",
+    "torch",
+    "pymatgen",
+    "moyopy",
+    "spglib",
+    "scikit-learn",
+    "h5py",
+    "pandas",
+    "ray",
 )
 
 
@@ -47,7 +56,9 @@ def fingerprint_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_metadata(config: dict[str, Any], *, seed: int | None = None, data_fingerprint: str | None = None) -> dict:
+def run_metadata(
+    config: dict[str, Any], *, seed: int | None = None, data_fingerprint: str | None = None
+) -> dict:
     """Everything needed to reproduce a run: config, seed, versions, data fingerprint, host, time."""
     return {
         "config": config,

@@ -22,6 +22,7 @@ import cProfile
 import os
 import platform
 import pstats
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +34,12 @@ def default_data() -> Path:
     root = os.environ.get("CRYSTALGENOME_DATA_DIR")
     base = Path(root) if root else REPO.parent / "shared" / "data"
     return base / "mp_cgcnn_mtcgcnn"
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system, s) of this process and of its finished child processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def profile_structures(source_path: Path, count: int) -> None:
@@ -84,6 +91,7 @@ def main() -> None:
         profile_structures(args.data, args.profile)
     with tempfile.TemporaryDirectory(prefix="bench_featurize_") as folder:
         store_path = Path(folder) / "store"
+        cpu_before = _cpu_seconds()
         start = time.perf_counter()
         source = open_source(args.data)
         report = featurize(
@@ -95,6 +103,9 @@ def main() -> None:
             progress=False,
         )
         seconds = time.perf_counter() - start
+        main_cpu, workers_cpu = (
+            after - before for after, before in zip(_cpu_seconds(), cpu_before, strict=True)
+        )
         size = sum(path.stat().st_size for path in store_path.rglob("*") if path.is_file())
         load_start = time.perf_counter()
         store = FeatureStore.open(store_path)
@@ -106,6 +117,12 @@ def main() -> None:
         f"skipped {len(report.skipped)}; {report.shards_computed} shards; store {size / 1e6:.0f} MB"
     )
     print(f"workers: {args.workers}; load average after: {os.getloadavg()}")
+    cores, total_cpu = min(os.cpu_count() or 1, args.workers + 1), main_cpu + workers_cpu
+    print(
+        f"cpu: main process {main_cpu:.1f} s, workers {workers_cpu:.1f} s "
+        f"({workers_cpu / max(report.num_structures, 1) * 1e3:.2f} ms/structure); "
+        f"on {cores} idle cores the wall time would be about {max(main_cpu, total_cpu / cores):.0f} s"
+    )
     print(f"structures_per_second: {report.num_structures / seconds:.0f}")
     print(f"per_structure_ms_per_worker: {seconds / report.num_structures * args.workers * 1e3:.2f}")
     print(f"load_all_points_seconds: {load_seconds:.2f} ({points.shape}, labels {labels.shape})")

@@ -181,3 +181,18 @@ def test_neutron_differs_from_xray_and_has_no_form_factor_falloff() -> None:
     xray = _conventional(nickel, max_miller=3)
     falloff = xray.intensity[allowed][np.argsort(xray.g_norm[allowed])]
     assert falloff[1] > falloff[-1] * 2
+
+
+def test_unit_scattering_is_chemistry_free() -> None:
+    """With f = 1, swapping the elements leaves the pattern unchanged; the origin is (n/V)²."""
+    lattice = Lattice.from_parameters(4.1, 5.3, 6.2, 78.0, 95.0, 110.0)
+    coords = [[0.11, 0.23, 0.37], [0.61, 0.07, 0.83], [0.42, 0.77, 0.19]]
+    settings = DiffractionSettings(radiation="unit", cell="input")
+    first = DiffractionCalculator(settings).compute(Structure(lattice, ["Zn", "S", "O"], coords))
+    second = DiffractionCalculator(settings).compute(Structure(lattice, ["U", "H", "Fe"], coords))
+    np.testing.assert_allclose(first.intensity, second.intensity, rtol=1e-12)
+    assert first.intensity[first.num_points // 2] == pytest.approx((3 / lattice.volume) ** 2)
+    xray = DiffractionCalculator(DiffractionSettings(cell="input")).compute(
+        Structure(lattice, ["Zn", "S", "O"], coords)
+    )
+    assert not np.allclose(xray.intensity / xray.intensity.max(), first.intensity / first.intensity.max())

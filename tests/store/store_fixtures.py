@@ -1,30 +1,20 @@
-"""Helpers for the store tests: an in-memory source of CIF texts and deliberately bad CIFs."""
+"""Helpers for the store and CLI tests: an in-memory source, bad CIFs, and a small generic folder."""
 
 from __future__ import annotations
 
+import os
+import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from crystalgenome.structures import Cell, read_structure_text
+from crystalgenome.data import RawRecord, Source
 
 NUM_REAL = 120
 
 
-@dataclass(frozen=True)
-class TextRecord:
-    """A raw record holding CIF text, parsed with pymatgen."""
-
-    material_id: str
-    payload: str
-    fmt: str = "cif"
-
-    def to_cell(self) -> Cell:
-        return Cell.from_structure(read_structure_text(self.payload, self.fmt, name=self.material_id))
-
-
-class TextSource:
-    """In-memory source with the interface of ``crystalgenome.data.Source``; counts records streamed."""
+class TextSource(Source):
+    """An in-memory source of CIF texts (any order, any ids); counts the records it streams."""
 
     def __init__(self, texts: dict[str, str], *, name: str = "texts", fingerprint: str = "texts-v1") -> None:
         self.name = name
@@ -43,10 +33,10 @@ class TextSource:
         index = pd.Index(ids, name="material_id")
         return pd.DataFrame({"band_gap": [float(i % 3) for i in range(len(ids))], "note": ids}, index=index)
 
-    def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[TextRecord]:
+    def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord]:
         for material_id in self.texts if ids is None else ids:
             self.streamed += 1
-            yield TextRecord(material_id, self.texts[material_id])
+            yield RawRecord(material_id, self.texts[material_id], "cif")
 
     def fingerprint(self) -> str:
         return self._fingerprint
@@ -79,3 +69,60 @@ loop_
   Na  Na0  0.0  0.0  0.0  1
   Cl  Cl1  0.01  0.0  0.0  1
 """
+
+
+GENERIC_LABELS = {
+    "band_gap": [0.0, 0.0, 1.2, 0.03, None, 2.0, 0.0, 0.5, 0.0, 3.0],
+    "k_vrh": [120.0, 40.0, None, 90.0, 85.0, None, None, None, None, None],
+    "note": [f"n{i}" for i in range(10)],
+}
+"""labels.csv of :func:`write_generic_folder`: 8 real structures, then ``broken``, then ``overlap``."""
+
+
+def write_generic_folder(folder: Path, cif_texts: dict[str, str]) -> Path:
+    """A generic-format folder: the first 8 CIFs of ``cif_texts`` (by id), a broken CIF, an
+    overlapping-atoms CIF, and ``labels.csv`` with :data:`GENERIC_LABELS`."""
+    import pandas as pd
+
+    ids = list(cif_texts)[:8]
+    for material_id in ids:
+        (folder / f"{material_id}.cif").write_text(cif_texts[material_id])
+    (folder / "broken.cif").write_text(BROKEN_CIF)
+    (folder / "overlap.cif").write_text(OVERLAPPING_CIF)
+    pd.DataFrame({"id": [*ids, "broken", "overlap"], **GENERIC_LABELS}).to_csv(
+        folder / "labels.csv", index=False
+    )
+    return folder
+
+
+def first_cifs(cgcnn_dir: Path, count: int) -> dict[str, str]:
+    """The first ``count`` CIF texts of mp_cgcnn_mtcgcnn keyed by mp-id, read straight from the archive."""
+    lines = (cgcnn_dir / "material_id_hash.csv").read_text().splitlines()[: 10 * count]
+    mp_ids = dict(line.split(",") for line in lines)
+    texts: dict[str, str] = {}
+    with tarfile.open(cgcnn_dir / "cifs.tar.gz", "r|gz") as archive:
+        for member in archive:
+            index = Path(member.name).stem
+            if member.isfile() and index in mp_ids:
+                texts[mp_ids[index]] = archive.extractfile(member).read().decode()
+            if len(texts) == count:
+                break
+    return texts
+
+
+@dataclass(frozen=True)
+class CrashingRecord:
+    """A record whose parsing kills the worker process, as a segfault in native code would."""
+
+    material_id: str
+
+    def to_cell(self) -> None:
+        os._exit(3)
+
+
+class CrashingSource(TextSource):
+    """A :class:`TextSource` whose record ``crash`` kills the process that parses it."""
+
+    def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord | CrashingRecord]:
+        for record in super().iter_raw(ids):
+            yield CrashingRecord(record.material_id) if record.material_id == "crash" else record

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from store_fixtures import BROKEN_CIF, OVERLAPPING_CIF, TextRecord, TextSource
 
+from crystalgenome.data import RawRecord, cell_reduced_formula, task_labels, training_labels
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
-from crystalgenome.store import Backend, FeatureStore, StoreError, featurize, plan_shards, reduced_formula
+from crystalgenome.store import Backend, FeatureStore, StoreError, featurize, plan_shards
 from crystalgenome.store.executors import run_shards
 from crystalgenome.store.shard import ShardTask
-from crystalgenome.structures import Cell, analyse_symmetry
+from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry
+from tests.store.store_fixtures import BROKEN_CIF, OVERLAPPING_CIF, CrashingSource, TextSource
 
 
 def _subset(texts: dict[str, str], count: int) -> dict[str, str]:
@@ -42,7 +44,7 @@ def test_round_trip_equals_calculator(real_cif_texts: dict[str, str], tmp_path: 
     labels = store.labels()
     calculator = DiffractionCalculator(DiffractionSettings())
     for row, material_id in enumerate(texts):
-        cell = TextRecord(material_id, texts[material_id]).to_cell()
+        cell = RawRecord(material_id, texts[material_id], "cif").to_cell()
         pattern = calculator.compute(cell, name=material_id)
         np.testing.assert_array_equal(points[row], pattern.point_cloud(np.float32))
         np.testing.assert_array_equal(hkl[row], pattern.hkl)
@@ -51,8 +53,14 @@ def test_round_trip_equals_calculator(real_cif_texts: dict[str, str], tmp_path: 
         assert labels.loc[material_id, "space_group_number"] == symmetry.number
         assert labels.loc[material_id, "crystal_system"] == symmetry.crystal_system
         assert labels.loc[material_id, "num_sites"] == cell.num_sites
+        assert labels.loc[material_id, "formula"] == cell_reduced_formula(cell)
     assert labels["band_gap"].tolist() == source.labels()["band_gap"].tolist()
     assert labels["is_ordered"].all() and (labels["num_points"] == 343).all()
+    metal = training_labels("metal", labels, symmetry=store.symmetry())
+    expected = task_labels("metal", source.labels(), space_group_numbers=None)
+    assert metal.equals(expected)
+    systems = training_labels("crystal_system", labels, symmetry=store.symmetry()).dropna().astype(int)
+    assert [CRYSTAL_SYSTEMS[i] for i in systems] == labels["crystal_system"].tolist()
 
 
 def test_subset_in_any_order(real_cif_texts: dict[str, str], tmp_path: Path) -> None:
@@ -80,7 +88,9 @@ def test_limiting_sphere_is_padded_with_a_mask(real_cif_texts: dict[str, str], t
     np.testing.assert_array_equal(mask.sum(axis=1), counts)
     calculator = DiffractionCalculator(settings)
     for row, material_id in enumerate(texts):
-        expected = calculator.compute(TextRecord(material_id, texts[material_id]).to_cell(), name=material_id)
+        expected = calculator.compute(
+            RawRecord(material_id, texts[material_id], "cif").to_cell(), name=material_id
+        )
         np.testing.assert_array_equal(points[row, mask[row]], expected.point_cloud(np.float32))
         assert not points[row, ~mask[row]].any()
 
@@ -186,7 +196,7 @@ def test_streaming_keeps_few_shards_in_flight(real_cif_texts: dict[str, str]) ->
     def tasks():
         for index, spec in enumerate(plan_shards(list(texts), 2)):
             pulled.append(index)
-            records = tuple(TextRecord(i, texts[i]) for i in spec.ids)
+            records = tuple(RawRecord(i, texts[i], "cif") for i in spec.ids)
             yield ShardTask(index=spec.index, ids=spec.ids, records=records, settings=DiffractionSettings())
 
     backend = Backend(workers=2)
@@ -205,16 +215,28 @@ def test_shard_files_carry_their_identity(real_cif_texts: dict[str, str], tmp_pa
     assert (tmp_path / "store" / "shards" / "shard-000000.h5").stat().st_size > 5 * 343 * 16
 
 
-def test_reduced_formula() -> None:
-    def cell(species: list[dict[str, float]]) -> Cell:
-        unique = list(dict.fromkeys(tuple(sorted(c.items())) for c in species))
-        return Cell(
-            lattice=np.eye(3) * 5,
-            frac_coords=np.random.default_rng(0).random((len(species), 3)),
-            types=np.array([unique.index(tuple(sorted(c.items()))) for c in species]),
-            compositions=tuple(dict(key) for key in unique),
-        )
+def test_a_second_concurrent_run_is_refused(real_cif_texts: dict[str, str], tmp_path: Path) -> None:
+    texts = _subset(real_cif_texts, 4)
+    featurize(TextSource(texts), tmp_path / "store", shard_size=2, progress=False)
+    with (tmp_path / "store" / ".lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running featurize holds it
+        with pytest.raises(StoreError, match="another featurize run"):
+            featurize(TextSource(texts), tmp_path / "store", shard_size=2, progress=False)
+    assert featurize(TextSource(texts), tmp_path / "store", shard_size=2, progress=False).shards_reused == 2
 
-    assert reduced_formula(cell([{"Na": 1}, {"Cl": 1}, {"Na": 1}, {"Cl": 1}])) == "ClNa"
-    assert reduced_formula(cell([{"Ti": 1}] * 4 + [{"O": 1}] * 6)) == "O3Ti2"
-    assert reduced_formula(cell([{"Fe": 0.5, "Co": 0.5}, {"O": 1}])) == "Co0.5Fe0.5O"
+
+def test_a_dying_worker_stops_the_run_cleanly(real_cif_texts: dict[str, str], tmp_path: Path) -> None:
+    texts = _subset(real_cif_texts, 12)
+    texts = {**texts, "crash": "unused"}
+    with pytest.raises(StoreError, match="worker process died"):
+        featurize(
+            CrashingSource(texts),
+            tmp_path / "store",
+            shard_size=4,
+            backend=Backend(workers=2),
+            progress=False,
+        )
+    assert not list((tmp_path / "store" / "shards").glob(".*"))
+    del texts["crash"]
+    report = featurize(TextSource(texts), tmp_path / "store", shard_size=4, progress=False)
+    assert report.num_featurized == 12

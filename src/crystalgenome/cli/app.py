@@ -26,7 +26,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Learn materials properties from the 3D diffraction patterns of crystal structures."""
 
@@ -39,6 +41,20 @@ def _register() -> None:
 
     app.command("featurize")(featurize_cmd.featurize)
     app.command("info")(info_cmd.info)
+    from crystalgenome.cli import train_cmd
+
+    app.command("train")(train_cmd.train)
+    app.command("evaluate")(train_cmd.evaluate)
+    app.command("predict")(train_cmd.predict)
+    from crystalgenome.cli import demo_cmd
+
+    app.command("demo")(demo_cmd.demo)
+    from crystalgenome.cli import ablate_cmd
+
+    app.command("ablate")(ablate_cmd.ablate)
+    from crystalgenome.cli import download_cmd
+
+    app.command("download-mp")(download_cmd.download_mp)
 
 
 _register()

@@ -42,3 +42,16 @@ def emit(text: str, out: Path | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         atomic_write_text(out, text)
+
+
+def parse_debye_waller(text: str | None) -> tuple[tuple[str, float], ...]:
+    """``"Na=0.5,Cl=0.6"`` → (("Cl", 0.6), ("Na", 0.5)): isotropic B factors, Å²."""
+    if not text:
+        return ()
+    pairs = []
+    for item in text.split(","):
+        symbol, _, value = item.partition("=")
+        if not value:
+            raise ValueError(f"--debye-waller expects ELEMENT=B pairs such as 'Na=0.5,Cl=0.6', got {item!r}")
+        pairs.append((symbol.strip(), float(value)))
+    return tuple(sorted(pairs))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from crystalgenome.cli.common import emit, fail, reports_errors
+from crystalgenome.cli.common import emit, fail, parse_debye_waller, reports_errors
 
 
 class Radiation(enum.StrEnum):
@@ -26,18 +26,6 @@ class CellOption(enum.StrEnum):
 class OutputFormat(enum.StrEnum):
     json = "json"
     csv = "csv"
-
-
-def _parse_debye_waller(text: str | None) -> tuple[tuple[str, float], ...]:
-    if not text:
-        return ()
-    pairs = []
-    for item in text.split(","):
-        symbol, _, value = item.partition("=")
-        if not value:
-            raise ValueError(f"--debye-waller expects ELEMENT=B pairs such as 'Na=0.5,Cl=0.6', got {item!r}")
-        pairs.append((symbol.strip(), float(value)))
-    return tuple(sorted(pairs))
 
 
 def _to_csv(data: dict) -> str:
@@ -117,7 +105,7 @@ def _run(
             wavelength=wavelength,
             cell=cell,
             symprec=symprec,
-            debye_waller=_parse_debye_waller(debye_waller),
+            debye_waller=parse_debye_waller(debye_waller),
             **({} if max_points is None else {"max_points": max_points}),
         )
     except ValueError as error:

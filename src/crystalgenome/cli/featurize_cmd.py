@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from crystalgenome.cli.common import fail, reports_errors
-from crystalgenome.cli.diffract_cmd import CellOption, Radiation, _parse_debye_waller
+from crystalgenome.cli.common import fail, parse_debye_waller, reports_errors
+from crystalgenome.cli.diffract_cmd import CellOption, Radiation
 
 _SHOWN_SKIPS = 10
 
@@ -68,7 +68,7 @@ def featurize(
             "wavelength": wavelength,
             "cell": cell.value,
             "symprec": symprec,
-            "debye_waller": _parse_debye_waller(debye_waller),
+            "debye_waller": parse_debye_waller(debye_waller),
             **({} if max_points is None else {"max_points": max_points}),
         },
         backend_options={

@@ -97,7 +97,7 @@ def source_summary(
     path: Path, *, symprec: float, labels: Path | None, limit: int | None, workers: int
 ) -> dict[str, Any]:
     """The info report of a source (``count`` = structures covered: all, or the first ``limit``)."""
-    from crystalgenome.data import open_source
+    from crystalgenome.data import detect_format, open_source
 
     source = open_source(path, labels=labels)
     ids = source.ids()[:limit] if limit is not None else source.ids()
@@ -106,7 +106,7 @@ def source_summary(
     return {
         "kind": "source",
         "path": str(path),
-        "source": _source_block(source),
+        "source": {**_source_block(source), "format": detect_format(path)[0]},
         "count": len(ids),
         "symprec": symprec,
         "symmetry_failures": int(symmetry["space_group_number"].isna().sum()),
@@ -118,7 +118,7 @@ def source_summary(
 def _source_block(source: Any) -> dict[str, Any]:
     return {
         "name": source.name,
-        "format": getattr(source, "format", type(source).__name__),
+        "type": type(source).__name__,
         "path": str(source.path),
         "fingerprint": source.fingerprint(),
         "count": len(source),
@@ -174,10 +174,10 @@ def summary_text(summary: dict[str, Any]) -> str:
     """A readable table of an info report."""
     source = summary["source"]
     lines = [
-        f"{summary['kind']}: {summary['path']}",
-        f"source: {source['name']} ({source.get('format', source.get('type', '?'))}) at {source['path']}, "
-        f"fingerprint {source['fingerprint']}",
-        f"structures: {summary['count']}"
+        f"{summary['kind']} {summary['path']}",
+        f"data: {source['name']} ({source.get('format', source['type'])}) {source['path']}, "
+        f"{source['count']} structures, fingerprint {source['fingerprint']}",
+        f"structures counted: {summary['count']}"
         + (f" (skipped while featurizing: {summary['skipped']})" if "skipped" in summary else ""),
     ]
     if "settings" in summary:

@@ -22,7 +22,10 @@ import numpy as np
 class VoigtReussHill:
     """Moduli in GPa, each an array with the leading shape of the tensors given.
 
-    Reuss and Hill values are NaN for a singular (or non-finite) tensor."""
+    Reuss and Hill values are NaN for a singular (or non-finite) tensor. ``positive_definite`` says
+    whether the stiffness is positive definite (Born mechanical stability); only then is
+    Reuss <= Hill <= Voigt guaranteed.
+    """
 
     k_voigt: np.ndarray
     k_reuss: np.ndarray
@@ -30,6 +33,7 @@ class VoigtReussHill:
     g_voigt: np.ndarray
     g_reuss: np.ndarray
     g_vrh: np.ndarray
+    positive_definite: np.ndarray
 
 
 MAX_CONDITION = 1e12
@@ -74,4 +78,12 @@ def voigt_reuss_hill(stiffness: np.ndarray) -> VoigtReussHill:
         g_voigt=g_voigt,
         g_reuss=g_reuss,
         g_vrh=(g_voigt + g_reuss) / 2,
+        positive_definite=_positive_definite(c),
     )
+
+
+def _positive_definite(stiffness: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(stiffness).all(axis=(-2, -1))
+    safe = np.where(finite[..., None, None], stiffness, np.eye(6))
+    symmetric = (safe + np.swapaxes(safe, -1, -2)) / 2
+    return finite & (np.linalg.eigvalsh(symmetric).min(axis=-1) > 0)

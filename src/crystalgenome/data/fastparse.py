@@ -43,7 +43,7 @@ _XYZ_KEYS = ("_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z")
 
 
 @cache
-def _electronegativities() -> dict[str, float]:
+def electronegativities() -> dict[str, float]:
     """Pauling electronegativity of every element symbol, as pymatgen orders sites by it."""
     import warnings
 
@@ -126,7 +126,7 @@ def _tokenize(text: str) -> tuple[dict[str, str], list[tuple[list[str], list[str
 
 def _site_order(symbols: list[str]) -> list[int] | None:
     """Stable order by (electronegativity, symbol), pymatgen's default site order; None if unknown."""
-    table = _electronegativities()
+    table = electronegativities()
     try:
         negativity = [table[symbol] for symbol in symbols]
     except KeyError:
@@ -231,7 +231,7 @@ def read_p1_cif(text: str) -> Cell | None:
 
 def _site_amounts(site: dict) -> dict[str, float] | None:
     amounts: dict[str, float] = {}
-    table = _electronegativities()
+    table = electronegativities()
     for entry in site["species"]:
         symbol = entry["element"]
         occupancy = float(entry["occu"])

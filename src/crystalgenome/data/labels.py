@@ -26,7 +26,14 @@ TASKS: tuple[str, ...] = (
     "stability",
 )
 
-CRYSTAL_FAMILIES: tuple[str, ...] = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "hexagonal", "cubic")
+CRYSTAL_FAMILIES: tuple[str, ...] = (
+    "triclinic",
+    "monoclinic",
+    "orthorhombic",
+    "tetragonal",
+    "hexagonal",
+    "cubic",
+)
 """Crystal families: the trigonal and hexagonal crystal systems form the hexagonal family."""
 
 _CLASS_NAMES: dict[str, tuple[str, ...]] = {

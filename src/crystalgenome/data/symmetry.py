@@ -3,14 +3,18 @@ per source and cached under ``cache_dir()`` keyed by the source fingerprint and 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from crystalgenome.data.fastparse import electronegativities
 from crystalgenome.data.records import RawRecord
 from crystalgenome.errors import StructureError
-from crystalgenome.structures import SymmetryBackend, analyse_symmetry
+from crystalgenome.structures import Cell, SymmetryBackend, analyse_symmetry
 from crystalgenome.utils.atomic import atomic_path
 from crystalgenome.utils.paths import cache_dir
 
@@ -37,20 +41,37 @@ def _symmetry_row(record: RawRecord, *, symprec: float, backend: SymmetryBackend
     return info.number, info.crystal_system, ordered, ""
 
 
+def cell_reduced_formula(cell: Cell) -> str:
+    """Reduced formula of a cell: elements by increasing electronegativity (then symbol), amounts divided
+    by their greatest common divisor when all are integers (``"NaCl"``, ``"Al2O3"``, ``"Fe"``).
+
+    A grouping key rather than pymatgen's ``Composition.reduced_formula``, which also writes polyatomic
+    groups (``Li(CN)2``) and special molecule names (``O2``, ``H2O2``); this one needs no pymatgen."""
+    amounts: dict[str, float] = {}
+    counts = np.bincount(cell.types, minlength=len(cell.compositions))
+    for composition, count in zip(cell.compositions, counts, strict=True):
+        for symbol, occupancy in composition.items():
+            amounts[symbol] = amounts.get(symbol, 0.0) + occupancy * float(count)
+    negativity = electronegativities()
+    symbols = sorted(
+        amounts, key=lambda s: (math.isnan(negativity.get(s, math.nan)), negativity.get(s, 0.0), s)
+    )
+    values = [amounts[s] for s in symbols]
+    if all(abs(v - round(v)) < 1e-8 for v in values):
+        divisor = math.gcd(*(round(v) for v in values)) or 1
+        values = [round(v) / divisor for v in values]
+    return "".join(
+        f"{s}{'' if abs(v - 1) < 1e-8 else f'{v:.8g}'}" for s, v in zip(symbols, values, strict=True)
+    )
+
+
 def _formula_row(record: RawRecord) -> tuple:
     """(reduced formula or "", error or "") of one record."""
-    from pymatgen.core import Composition
-
     try:
-        cell = record.to_cell()
-        amounts: dict[str, float] = {}
-        for site_type in cell.types:
-            for symbol, occupancy in cell.compositions[int(site_type)].items():
-                amounts[symbol] = amounts.get(symbol, 0.0) + occupancy
-        return Composition(amounts).reduced_formula, ""
+        return cell_reduced_formula(record.to_cell()), ""
     except StructureError as error:
         return "", error.reason
-    except Exception as error:
+    except Exception as error:  # a library bug on one structure must not stop the table
         return "", f"{type(error).__name__}: {error}"
 
 
@@ -100,20 +121,20 @@ def map_records(
     return results
 
 
-def _cached_frame(path, ids: list[str]) -> pd.DataFrame | None:  # noqa: ANN001 - pathlib.Path
+def _cached_frame(path, ids: list[str]) -> pd.DataFrame | None:
     import pandas as pd
 
     if not path.is_file():
         return None
     try:
-        frame = pd.read_csv(path, dtype={"material_id": str}, keep_default_na=False, na_values={"": []})
+        frame = pd.read_csv(path, dtype={"material_id": str})
     except (ValueError, OSError):
         return None
     frame = frame.set_index("material_id")
     return frame if list(frame.index) == ids else None
 
 
-def _write_cache(path, frame: pd.DataFrame) -> None:  # noqa: ANN001 - pathlib.Path
+def _write_cache(path, frame: pd.DataFrame) -> None:
     with atomic_path(path) as temporary:
         frame.to_csv(temporary)
 
@@ -131,15 +152,18 @@ def symmetry_table(
     Returns a table indexed by ``material_id`` (in ``source.ids()`` order) with columns
     ``space_group_number`` (Int64, ``<NA>`` on failure), ``crystal_system`` (lower case, "" on failure),
     ``is_ordered`` (bool: every site one element, occupancy 1) and ``error`` (the reason, "" when fine).
-    Cached under ``cache_dir("symmetry")`` by source fingerprint, symprec and backend.
+    Cached under ``cache_dir("symmetry")`` by the source's structure fingerprint, symprec and backend
+    (a cached table is used only if its ids equal ``source.ids()``).
     """
     import pandas as pd
 
     ids = source.ids()
-    path = cache_dir("symmetry") / f"{source.fingerprint()}-{symprec:g}-{backend}.csv"
+    path = cache_dir("symmetry") / f"{source.structure_fingerprint()}-{symprec:g}-{backend}.csv"
     cached = _cached_frame(path, ids)
     if cached is not None:
-        cached["space_group_number"] = cached["space_group_number"].astype("Int64")
+        cached["space_group_number"] = pd.to_numeric(cached["space_group_number"], errors="coerce").astype(
+            "Int64"
+        )
         cached["is_ordered"] = cached["is_ordered"].astype(bool)
         cached["crystal_system"] = cached["crystal_system"].fillna("").astype(str)
         cached["error"] = cached["error"].fillna("").astype(str)
@@ -159,12 +183,13 @@ def symmetry_table(
 
 
 def reduced_formulas(source: Source, *, workers: int = 1, progress: bool = True) -> pd.Series:
-    """Reduced formula (pymatgen's, e.g. ``"NaCl"``) of every structure, indexed by ``material_id``;
-    "" where the structure cannot be read. Cached under ``cache_dir("formulas")`` by source fingerprint."""
+    """Reduced formula (:func:`cell_reduced_formula`, e.g. ``"NaCl"``) of every structure, indexed by
+    ``material_id``; "" where the structure cannot be read. Cached under ``cache_dir("formulas")`` by
+    source fingerprint."""
     import pandas as pd
 
     ids = source.ids()
-    path = cache_dir("formulas") / f"{source.fingerprint()}.csv"
+    path = cache_dir("formulas") / f"{source.structure_fingerprint()}.csv"
     cached = _cached_frame(path, ids)
     if cached is None:
         rows = map_records(source, _formula_row, workers=workers, progress=progress, desc="formulas")

@@ -15,6 +15,7 @@ from crystalgenome.diffraction.radiation import WAVELENGTHS, resolve_wavelength
 from crystalgenome.diffraction.scattering import (
     NeutronScattering,
     ScatteringModel,
+    UnitScattering,
     XRayScattering,
     scattering_model,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "NeutronScattering",
     "PowderPattern",
     "ScatteringModel",
+    "UnitScattering",
     "XRayScattering",
     "diffract",
     "friedel_half_intensities",

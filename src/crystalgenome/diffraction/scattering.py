@@ -96,10 +96,34 @@ class NeutronScattering(ScatteringModel):
         return np.repeat(lengths[:, None], s_squared.shape[0], axis=1)
 
 
+class UnitScattering(ScatteringModel):
+    """Identical point scatterers, f = 1 for every atom: lattice and site geometry only.
+
+    Not a physical radiation: the chemistry-free control of the input ablations, where neither
+    the form factors nor the origin point (which becomes the number density squared) carry
+    the composition.
+    """
+
+    radiation = "unit"
+
+    def known(self, symbol: str) -> bool:
+        return True
+
+    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+        return np.ones((len(symbols), s_squared.shape[0]))
+
+
+RADIATIONS: dict[str, type[ScatteringModel]] = {
+    "xray": XRayScattering,
+    "neutron": NeutronScattering,
+    "unit": UnitScattering,
+}
+"""Scattering models by radiation name."""
+
+
 @cache
 def scattering_model(radiation: str) -> ScatteringModel:
-    """The (cached) scattering model of ``radiation``: ``"xray"`` or ``"neutron"``."""
-    models: dict[str, type[ScatteringModel]] = {"xray": XRayScattering, "neutron": NeutronScattering}
-    if radiation not in models:
-        raise ValueError(f"unknown radiation {radiation!r}; use 'xray' or 'neutron'")
-    return models[radiation]()
+    """The (cached) scattering model of ``radiation``: ``"xray"``, ``"neutron"`` or ``"unit"``."""
+    if radiation not in RADIATIONS:
+        raise ValueError(f"unknown radiation {radiation!r}; use one of {', '.join(RADIATIONS)}")
+    return RADIATIONS[radiation]()

@@ -12,15 +12,23 @@ import numpy as np
 from crystalgenome.figures.common import new_figure, save_png
 
 
-def _one_vs_rest(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _one_vs_rest(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, is_positive, score) per curve: the positive class for binary tasks, every class otherwise."""
     labels = np.asarray(labels)
     if probabilities.shape[1] == 2:
         return [(class_names[1], labels == 1, probabilities[:, 1])]
-    return [(name, labels == k, probabilities[:, k]) for k, name in enumerate(class_names) if 0 < (labels == k).sum() < labels.size]
+    return [
+        (name, labels == k, probabilities[:, k])
+        for k, name in enumerate(class_names)
+        if 0 < (labels == k).sum() < labels.size
+    ]
 
 
-def plot_roc(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], path: str | Path) -> Path:
+def plot_roc(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], path: str | Path
+) -> Path:
     """ROC curve(s) with their areas (one-vs-rest per class for multi-class tasks)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -30,12 +38,16 @@ def plot_roc(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequenc
         false_positive, true_positive, _ = roc_curve(positive, score)
         axes.plot(false_positive, true_positive, label=f"{name} (AUC {roc_auc_score(positive, score):.3f})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), title="ROC")
+    axes.set(
+        xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), title="ROC"
+    )
     axes.legend(loc="lower right", fontsize="small")
     return save_png(figure, path)
 
 
-def plot_precision_recall(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], path: str | Path) -> Path:
+def plot_precision_recall(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], path: str | Path
+) -> Path:
     """Precision–recall curve(s) with their average precision."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -43,13 +55,20 @@ def plot_precision_recall(labels: np.ndarray, probabilities: np.ndarray, class_n
     axes = figure.add_subplot()
     for name, positive, score in _one_vs_rest(labels, probabilities, class_names):
         precision, recall, _ = precision_recall_curve(positive, score)
-        axes.step(recall, precision, where="post", label=f"{name} (AP {average_precision_score(positive, score):.3f})")
+        axes.step(
+            recall,
+            precision,
+            where="post",
+            label=f"{name} (AP {average_precision_score(positive, score):.3f})",
+        )
     axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01), title="Precision–recall")
     axes.legend(loc="lower left", fontsize="small")
     return save_png(figure, path)
 
 
-def plot_confusion_matrix(counts: np.ndarray | Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path) -> Path:
+def plot_confusion_matrix(
+    counts: np.ndarray | Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path
+) -> Path:
     """Confusion matrix: counts written in the cells, colour = fraction of the true class (row)."""
     counts = np.asarray(counts, dtype=float)
     rows = counts.sum(axis=1, keepdims=True)
@@ -59,7 +78,15 @@ def plot_confusion_matrix(counts: np.ndarray | Sequence[Sequence[int]], class_na
     axes = figure.add_subplot()
     image = axes.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
     for (i, j), value in np.ndenumerate(counts):
-        axes.text(j, i, f"{int(value)}", ha="center", va="center", color="white" if fractions[i, j] > 0.5 else "black", fontsize="small")
+        axes.text(
+            j,
+            i,
+            f"{int(value)}",
+            ha="center",
+            va="center",
+            color="white" if fractions[i, j] > 0.5 else "black",
+            fontsize="small",
+        )
     ticks = np.arange(len(class_names))
     axes.set_xticks(ticks, class_names, rotation=45, ha="right")
     axes.set_yticks(ticks, class_names)

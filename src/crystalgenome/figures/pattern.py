@@ -32,7 +32,9 @@ def plot_pattern_3d(
     figure = new_figure(6.0, 5.0)
     axes = figure.add_subplot(projection="3d")
     order = np.argsort(log_intensity)  # draw strong reflections last, on top
-    scatter = axes.scatter(*points[order, :3].T, c=log_intensity[order], s=sizes[order], cmap="viridis", depthshade=False)
+    scatter = axes.scatter(
+        *points[order, :3].T, c=log_intensity[order], s=sizes[order], cmap="viridis", depthshade=False
+    )
     axes.set(xlabel="g_x (Å⁻¹)", ylabel="g_y (Å⁻¹)", zlabel="g_z (Å⁻¹)")
     axes.set_title(title or "3D diffraction pattern")
     figure.colorbar(scatter, ax=axes, shrink=0.7, label="log10 intensity (|F|²/V²)")

@@ -8,7 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from crystalgenome.figures.curves import plot_confusion_matrix, plot_learning_curves, plot_precision_recall, plot_roc
+from crystalgenome.figures.curves import (
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_precision_recall,
+    plot_roc,
+)
 from crystalgenome.figures.pattern import plot_pattern_3d
 from crystalgenome.training.evaluation import evaluate_run, write_evaluation
 from crystalgenome.training.run import Run, load_run
@@ -34,14 +39,25 @@ def evaluate(
     """
     run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "evaluation"
-    evaluation = evaluate_run(run, points, mask, labels, ids=ids, rotations=rotations, bootstrap=bootstrap, seed=seed)
+    evaluation = evaluate_run(
+        run, points, mask, labels, ids=ids, rotations=rotations, bootstrap=bootstrap, seed=seed
+    )
     names = run.class_names
     figures = {
         "roc": plot_roc(evaluation.labels, evaluation.probabilities, names, out_dir / "roc.png"),
-        "precision_recall": plot_precision_recall(evaluation.labels, evaluation.probabilities, names, out_dir / "precision_recall.png"),
-        "confusion_matrix": plot_confusion_matrix(evaluation.metrics["confusion_matrix"]["counts"], names, out_dir / "confusion_matrix.png"),
-        "pattern_3d": plot_pattern_3d(points[0], out_dir / "pattern_3d.png", mask=None if mask is None else mask[0], title=f"3D diffraction pattern of {evaluation.ids[0]}"),
-    }  # fmt: skip
+        "precision_recall": plot_precision_recall(
+            evaluation.labels, evaluation.probabilities, names, out_dir / "precision_recall.png"
+        ),
+        "confusion_matrix": plot_confusion_matrix(
+            evaluation.metrics["confusion_matrix"]["counts"], names, out_dir / "confusion_matrix.png"
+        ),
+        "pattern_3d": plot_pattern_3d(
+            points[0],
+            out_dir / "pattern_3d.png",
+            mask=None if mask is None else mask[0],
+            title=f"3D diffraction pattern of {evaluation.ids[0]}",
+        ),
+    }
     history = run.run_dir / "metrics.csv"
     if history.is_file():
         figures["learning_curves"] = plot_learning_curves(history, out_dir / "learning_curves.png")

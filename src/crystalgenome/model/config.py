@@ -68,7 +68,10 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dictionary (tuples become lists)."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
@@ -93,7 +96,11 @@ class ModelConfig:
         """A configuration shipped with the package: ``"authors"`` or ``"default"``."""
         if name not in PACKAGED_CONFIGS:
             raise ValueError(f"unknown packaged config {name!r}; choose from {', '.join(PACKAGED_CONFIGS)}")
-        text = resources.files("crystalgenome.model").joinpath("configs", f"{name}.json").read_text(encoding="utf-8")
+        text = (
+            resources.files("crystalgenome.model")
+            .joinpath("configs", f"{name}.json")
+            .read_text(encoding="utf-8")
+        )
         return cls.from_dict(json.loads(text))
 
 

@@ -37,6 +37,27 @@ def unpack_rows(rows: torch.Tensor, mask: torch.Tensor | None, batch: int, fill:
     return dense
 
 
+class _MaxOverPoints(torch.autograd.Function):
+    """max over dim 1 of (B, P, C). Forward uses ``amax`` (vectorised over C, several times faster on
+    CPU than ``max`` with indices); backward sends the gradient to the points holding the maximum."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        values = x.amax(dim=1)
+        ctx.save_for_backward(x, values)
+        return values
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        x, values = ctx.saved_tensors
+        return (x == values.unsqueeze(1)) * grad.unsqueeze(1)
+
+
+def max_over_points(x: torch.Tensor) -> torch.Tensor:
+    """(B, P, C) → (B, C), the symmetric function that makes PointNet permutation invariant."""
+    return _MaxOverPoints.apply(x)
+
+
 class SharedMLP(nn.Sequential):
     """Per-point layers Linear → BatchNorm → ReLU on rows (N, C): PointNet's 1×1 convolutions.
 
@@ -73,7 +94,7 @@ class SelfAttention(nn.Module):
 
 
 class PointFeatures(nn.Module):
-    """Shared per-point MLP (+ optional self-attention) then max-pool over the real points: (B, P, C) → (B, D)."""
+    """Shared per-point MLP, optional self-attention, max-pool over the real points: (B, P, C) → (B, D)."""
 
     def __init__(
         self,
@@ -99,8 +120,7 @@ class PointFeatures(nn.Module):
             for block in self.attention:
                 dense = block(dense, mask)
             rows = pack_rows(dense, mask)
-        # max(dim) back-propagates through its indices: cheaper than amax's tie-splitting backward.
-        return unpack_rows(rows, mask, batch, -math.inf).max(dim=1).values
+        return max_over_points(unpack_rows(rows, mask, batch, -math.inf))
 
 
 class ClassifierHead(nn.Sequential):
@@ -109,7 +129,11 @@ class ClassifierHead(nn.Sequential):
     def __init__(self, widths: Sequence[int], num_outputs: int, *, dropout: float = 0.0) -> None:
         layers: list[nn.Module] = []
         for width_in, width_out in pairwise(widths):
-            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Linear(width_in, width_out, bias=False),
+                nn.BatchNorm1d(width_out),
+                nn.ReLU(inplace=True),
+            ]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(widths[-1], num_outputs))
@@ -154,7 +178,9 @@ class PointNet(nn.Module):
             attention_layers=cfg.attention_layers,
             attention_heads=cfg.attention_heads,
         )
-        self.head = ClassifierHead((cfg.point_widths[-1], *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout)
+        self.head = ClassifierHead(
+            (cfg.point_widths[-1], *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout
+        )
 
     def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """points (B, P, C), mask (B, P) bool or None → logits (B, num_classes)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 from crystalgenome.store.executors import Backend
 from crystalgenome.store.layout import StoreError, is_store, plan_shards, read_manifest
 from crystalgenome.store.reader import METADATA_COLUMNS, FeatureStore, settings_from_dict
-from crystalgenome.store.shard import featurize_record, reduced_formula
+from crystalgenome.store.shard import featurize_record
 from crystalgenome.store.writer import DEFAULT_SHARD_SIZE, FeaturizeReport, featurize
 
 __all__ = [
@@ -40,6 +40,5 @@ __all__ = [
     "is_store",
     "plan_shards",
     "read_manifest",
-    "reduced_formula",
     "settings_from_dict",
 ]

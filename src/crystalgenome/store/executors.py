@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
 
+from crystalgenome.store.layout import StoreError
 from crystalgenome.store.shard import ShardResult, ShardTask, compute_shard
 
 
@@ -57,14 +59,23 @@ def run_shards(tasks: Iterator[ShardTask], backend: Backend) -> Iterator[ShardRe
 
 def _run_processes(tasks: Iterator[ShardTask], backend: Backend) -> Iterator[ShardResult]:
     with ProcessPoolExecutor(max_workers=backend.workers) as pool:
-        pending: set[Future[ShardResult]] = {
-            pool.submit(compute_shard, task) for task in islice(tasks, backend.in_flight)
-        }
+        pending: dict[Future[ShardResult], int] = {}
+        for task in islice(tasks, backend.in_flight):
+            pending[pool.submit(compute_shard, task)] = task.index
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
-            pending |= {pool.submit(compute_shard, task) for task in islice(tasks, len(done))}
+                index = pending.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise StoreError(
+                        f"a worker process died (crash in native code, or out of memory) while computing "
+                        f"shard {index}; finished shards are kept: run again to resume, with --workers 1 "
+                        "to see which structure fails"
+                    ) from None
+            for task in islice(tasks, len(done)):
+                pending[pool.submit(compute_shard, task)] = task.index
 
 
 def _run_ray(tasks: Iterator[ShardTask], backend: Backend) -> Iterator[ShardResult]:
@@ -81,7 +92,15 @@ def _run_ray(tasks: Iterator[ShardTask], backend: Backend) -> Iterator[ShardResu
         pending = [remote.remote(task) for task in islice(tasks, backend.in_flight)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayError as error:
+                first_line = str(error).splitlines()[0] if str(error) else ""
+                raise StoreError(
+                    f"a Ray task failed ({type(error).__name__}: {first_line}); finished shards are kept: "
+                    "run again to resume"
+                ) from None
+            yield result
             pending += [remote.remote(task) for task in islice(tasks, 1)]
     finally:
         if started_here:

@@ -7,6 +7,7 @@ A store is a directory::
       shards/shard-000000.h5   one HDF5 file per shard (written whole, then renamed into place)
       labels.csv               the source's property table for the featurized ids
       skipped.csv              material_id, reason of every structure that could not be featurized
+      .lock                    held (flock) by the featurize run writing the store
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MANIFEST_NAME = "manifest.json"
 SHARDS_DIR = "shards"
 LABELS_NAME = "labels.csv"
 SKIPPED_NAME = "skipped.csv"
+LOCK_NAME = ".lock"
 
 
 class StoreError(CrystalGenomeError):

@@ -155,12 +155,25 @@ class FeatureStore:
             {"space_group_number": "int64", "is_ordered": bool, "num_sites": "int64", "num_points": "int64"}
         )
 
+    def symmetry(self) -> pd.DataFrame:
+        """The store's symmetry in the layout of ``crystalgenome.data.symmetry_table`` (columns
+        ``space_group_number`` Int64, ``crystal_system``, ``is_ordered``, ``error`` = ""), so that
+        ``training_labels(task, store.labels(), symmetry=store.symmetry())`` works on a store."""
+        table = self.metadata()[["space_group_number", "crystal_system", "is_ordered"]].copy()
+        table["space_group_number"] = table["space_group_number"].astype("Int64")
+        table["error"] = ""
+        return table
+
     def labels(self) -> pd.DataFrame:
-        """The source's property table for the store's ids, with the metadata columns joined."""
+        """The source's property table for the store's ids, with the metadata columns joined.
+
+        A source column that shares a metadata column's name (e.g. a ``formula`` column) is kept
+        as ``source_<name>``.
+        """
         import pandas as pd
 
         properties = pd.read_csv(self.path / LABELS_NAME, index_col="material_id", dtype={"material_id": str})
-        properties = properties.drop(columns=[c for c in METADATA_COLUMNS if c in properties.columns])
+        properties = properties.rename(columns={c: f"source_{c}" for c in METADATA_COLUMNS})
         return properties.reindex(pd.Index(self._ids, name="material_id")).join(self.metadata())
 
     def rows(self, ids: Iterable[str] | None = None) -> np.ndarray:

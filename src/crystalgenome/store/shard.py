@@ -16,7 +16,7 @@ Shard file layout (n featurized structures, P = the largest point count in the s
     crystal_system     (n,)        int8     index into CRYSTAL_SYSTEMS
     is_ordered         (n,)        bool     no partial occupancies in the input structure
     num_sites          (n,)        int32    sites of the input structure
-    formula            (n,)        str      reduced formula, elements in alphabetical order
+    formula            (n,)        str      reduced formula (crystalgenome.data.cell_reduced_formula)
     skipped_ids        (k,)        str      structures that could not be featurized ...
     skipped_reasons    (k,)        str      ... and why
 """
@@ -24,15 +24,14 @@ Shard file layout (n featurized structures, P = the largest point count in the s
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import reduce
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from crystalgenome.data import cell_reduced_formula
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
 from crystalgenome.errors import StructureError
 from crystalgenome.store.layout import FORMAT_VERSION
@@ -40,19 +39,10 @@ from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry
 from crystalgenome.utils.provenance import fingerprint_strings
 
 if TYPE_CHECKING:
-    from crystalgenome.structures import Cell
+    from crystalgenome.data import RawRecord
 
 _SYSTEM_INDEX = {name: index for index, name in enumerate(CRYSTAL_SYSTEMS)}
-_FORMULA_TOLERANCE = 1e-6
 _calculators: dict[DiffractionSettings, DiffractionCalculator] = {}
-
-
-class RecordLike(Protocol):
-    """What the store needs of a raw record (``crystalgenome.data.RawRecord``)."""
-
-    material_id: str
-
-    def to_cell(self) -> Cell: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +51,7 @@ class ShardTask:
 
     index: int
     ids: tuple[str, ...]
-    records: tuple[Any, ...]
+    records: tuple[RawRecord, ...]
     settings: DiffractionSettings
 
 
@@ -90,33 +80,6 @@ class StructureFeatures:
     formula: str
 
 
-def reduced_formula(cell: Cell) -> str:
-    """Reduced formula of ``cell`` with elements in alphabetical order (``"ClNa"``, ``"O3Ti2"``...).
-
-    Site occupancies are summed per element; integer amounts are divided by their greatest
-    common divisor, fractional ones (disordered sites) are printed with up to 3 decimals.
-    """
-    counts = np.bincount(cell.types, minlength=len(cell.compositions))
-    amounts: dict[str, float] = {}
-    for composition, count in zip(cell.compositions, counts, strict=True):
-        for symbol, occupancy in composition.items():
-            amounts[symbol] = amounts.get(symbol, 0.0) + occupancy * int(count)
-    symbols = sorted(amounts)
-    values = np.array([amounts[symbol] for symbol in symbols])
-    if np.allclose(values, np.round(values), atol=_FORMULA_TOLERANCE):
-        integers = np.round(values).astype(int)
-        values = integers / reduce(math.gcd, integers.tolist())
-    return "".join(symbol + _amount_text(value) for symbol, value in zip(symbols, values, strict=True))
-
-
-def _amount_text(value: float) -> str:
-    if abs(value - 1.0) < _FORMULA_TOLERANCE:
-        return ""
-    if abs(value - round(value)) < _FORMULA_TOLERANCE:
-        return str(round(value))
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
 def calculator_for(settings: DiffractionSettings) -> DiffractionCalculator:
     """One calculator per settings and process (its scattering tables are loaded once)."""
     calculator = _calculators.get(settings)
@@ -125,7 +88,7 @@ def calculator_for(settings: DiffractionSettings) -> DiffractionCalculator:
     return calculator
 
 
-def featurize_record(record: RecordLike, settings: DiffractionSettings) -> StructureFeatures:
+def featurize_record(record: RawRecord, settings: DiffractionSettings) -> StructureFeatures:
     """Parse one raw record and compute its pattern and metadata.
 
     The space group comes from the standardisation the engine does anyway; only for
@@ -149,11 +112,11 @@ def featurize_record(record: RecordLike, settings: DiffractionSettings) -> Struc
         crystal_system=symmetry.crystal_system,
         is_ordered=cell.is_ordered,
         num_sites=cell.num_sites,
-        formula=reduced_formula(cell),
+        formula=cell_reduced_formula(cell),
     )
 
 
-def _featurize_or_reason(record: RecordLike, settings: DiffractionSettings) -> StructureFeatures | str:
+def _featurize_or_reason(record: RawRecord, settings: DiffractionSettings) -> StructureFeatures | str:
     """The features, or the reason they could not be computed (one structure never stops a shard)."""
     try:
         return featurize_record(record, settings)

@@ -8,6 +8,8 @@ shards without such a file; finished shards are neither recomputed nor rewritten
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from crystalgenome.store.executors import Backend, run_shards
 from crystalgenome.store.layout import (
     FORMAT_VERSION,
     LABELS_NAME,
+    LOCK_NAME,
     MANIFEST_NAME,
     SHARDS_DIR,
     SKIPPED_NAME,
@@ -37,6 +40,8 @@ from crystalgenome.utils.atomic import atomic_path, atomic_write_text
 from crystalgenome.utils.provenance import fingerprint_strings, run_metadata
 
 if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
     from crystalgenome.data import Source
 
 DEFAULT_SHARD_SIZE = 512
@@ -98,20 +103,19 @@ def featurize(
     ids = _selected_ids(source, limit)
     plan = plan_shards(ids, shard_size)
     header = _manifest_header(source, settings, shard_size, ids, limit)
-    _prepare_store(store, header)
-    write_manifest(store, {**header, "status": "in_progress", "shards": [spec.to_dict() for spec in plan]})
-
-    pending = [spec for spec in plan if not _is_finished(store, spec, header["settings_fingerprint"])]
-    done = sum(len(spec.ids) for spec in plan) - sum(len(spec.ids) for spec in pending)
-    computed = skipped_now = 0
-    with _progress_bar(len(ids), done, enabled=progress) as bar:
-        for result in run_shards(_stream_tasks(source, pending, settings), backend):
-            _write_shard(store, result)
-            computed += 1
-            skipped_now += len(result.skipped)
-            bar.update(result.num_featurized + len(result.skipped))
-            bar.set_postfix(skipped=skipped_now, refresh=False)
-    skipped, num_featurized = _finalize(store, source, header, plan)
+    with _exclusive(store):
+        _prepare_store(store, header, plan)
+        pending = [spec for spec in plan if not _is_finished(store, spec, header["settings_fingerprint"])]
+        done = sum(len(spec.ids) for spec in plan) - sum(len(spec.ids) for spec in pending)
+        computed = skipped_now = 0
+        with _progress_bar(len(ids), done, enabled=progress) as bar:
+            for result in run_shards(_stream_tasks(source, pending, settings), backend):
+                _write_shard(store, result)
+                computed += 1
+                skipped_now += len(result.skipped)
+                bar.update(result.num_featurized + len(result.skipped))
+                bar.set_postfix(skipped=skipped_now, refresh=False)
+        skipped, num_featurized = _finalize(store, source, header, plan)
     return FeaturizeReport(
         store=store,
         num_structures=len(ids),
@@ -121,6 +125,27 @@ def featurize(
         shards_reused=len(plan) - len(pending),
         seconds=time.perf_counter() - started,
     )
+
+
+@contextlib.contextmanager
+def _exclusive(store: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the store for the whole run (released by the kernel even on SIGKILL).
+
+    Raises:
+        StoreError: when the folder exists and is not a store, or another run holds the lock.
+    """
+    if store.exists() and not (store / MANIFEST_NAME).exists() and not _is_empty_folder(store):
+        raise StoreError(f"{store}: exists and is not a feature store; choose a new or empty --out folder")
+    store.mkdir(parents=True, exist_ok=True)
+    with (store / LOCK_NAME).open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"{store}: another featurize run is writing to this store") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _selected_ids(source: Source, limit: int | None) -> list[str]:
@@ -162,14 +187,18 @@ def _manifest_header(
     }
 
 
-def _prepare_store(store: Path, header: dict[str, Any]) -> None:
-    """Create the store, or check that the existing one may be continued; drop stale temporary files."""
+def _is_empty_folder(path: Path) -> bool:
+    """True for a folder holding nothing but (perhaps) the lock file of a run killed before it began."""
+    return path.is_dir() and all(entry.name == LOCK_NAME for entry in path.iterdir())
+
+
+def _prepare_store(store: Path, header: dict[str, Any], plan: list[ShardSpec]) -> None:
+    """Check that an existing store may be continued, record the run, drop stale temporary files."""
     if (store / MANIFEST_NAME).exists():
         _check_compatible(store, read_manifest(store), header)
-    elif store.exists() and (not store.is_dir() or any(store.iterdir())):
-        raise StoreError(f"{store}: exists and is not a feature store; choose a new or empty --out folder")
+    write_manifest(store, {**header, "status": "in_progress", "shards": [spec.to_dict() for spec in plan]})
     shards = store / SHARDS_DIR
-    shards.mkdir(parents=True, exist_ok=True)
+    shards.mkdir(exist_ok=True)
     for leftover in shards.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
 
@@ -240,7 +269,7 @@ def _write_shard(store: Path, result: ShardResult) -> None:
     fsync_directory(folder)
 
 
-def _progress_bar(total: int, done: int, *, enabled: bool):
+def _progress_bar(total: int, done: int, *, enabled: bool) -> tqdm:
     from tqdm.auto import tqdm
 
     return tqdm(

@@ -11,7 +11,13 @@ padding ``mask`` (n, P), integer ``labels`` and class names. ::
 
 from __future__ import annotations
 
-from crystalgenome.training.augment import augment_batch, permute_points, random_rotations, rotate, rotation_angles
+from crystalgenome.training.augment import (
+    augment_batch,
+    permute_points,
+    random_rotations,
+    rotate,
+    rotation_angles,
+)
 from crystalgenome.training.config import SPLITS, TrainConfig
 from crystalgenome.training.evaluation import Evaluation, evaluate_run, write_evaluation
 from crystalgenome.training.inputs import NORMALISATIONS, Normalisation, resolve_normalisation

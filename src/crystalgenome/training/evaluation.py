@@ -94,7 +94,12 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> None:
     predicted = evaluation.probabilities.argmax(axis=1)
     for row, identifier in enumerate(evaluation.ids):
         writer.writerow(
-            [identifier, names[evaluation.labels[row]], names[predicted[row]], bool(evaluation.rotation_invariant[row]),
-             *(f"{p:.6g}" for p in evaluation.probabilities[row])]
-        )  # fmt: skip
+            [
+                identifier,
+                names[evaluation.labels[row]],
+                names[predicted[row]],
+                bool(evaluation.rotation_invariant[row]),
+                *(f"{p:.6g}" for p in evaluation.probabilities[row]),
+            ]
+        )
     atomic_write_text(out_dir / "predictions.csv", buffer.getvalue())

@@ -56,7 +56,9 @@ class Normalisation:
         """Map raw intensities (|F|²/V², ≥ 0) to network inputs."""
         intensity = np.maximum(np.asarray(intensity, dtype=np.float64), 0.0)
         if self.intensity == "log_shift":
-            return (np.log(intensity + self.intensity_floor) - np.log(self.intensity_floor)) / self.intensity_scale
+            return (
+                np.log(intensity + self.intensity_floor) - np.log(self.intensity_floor)
+            ) / self.intensity_scale
         if self.intensity == "log1p":
             return np.log1p(intensity) / self.intensity_scale
         return intensity / self.intensity_scale
@@ -78,7 +80,9 @@ class Normalisation:
 
 NORMALISATIONS: dict[str, Normalisation] = {
     "authors": Normalisation(),
-    "preprint": Normalisation(coordinate_scale=2.0 / CU_KA_WAVELENGTH, intensity="log1p", intensity_scale=3.0),
+    "preprint": Normalisation(
+        coordinate_scale=2.0 / CU_KA_WAVELENGTH, intensity="log1p", intensity_scale=3.0
+    ),
 }
 """Named presets: ``authors`` (published 2022 code, the default) and ``preprint`` (first preprint, 2021)."""
 
@@ -116,7 +120,10 @@ def check_inputs(points: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def to_tensors(
-    points: np.ndarray, mask: np.ndarray | None, normalisation: Normalisation, device: str | torch.device = "cpu"
+    points: np.ndarray,
+    mask: np.ndarray | None,
+    normalisation: Normalisation,
+    device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised inputs and mask as torch tensors (kept in memory for the whole run)."""
     import torch

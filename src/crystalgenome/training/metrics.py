@@ -16,8 +16,14 @@ from typing import Any
 import numpy as np
 
 SCALAR_METRICS = (
-    "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
-)  # fmt: skip
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+)
 
 
 def _group_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -65,7 +71,9 @@ def weighted_average_precision(positive: np.ndarray, scores: np.ndarray, weights
         return np.where(total_positive[:, 0] > 0, (recall_steps * precision).sum(axis=1), np.nan)
 
 
-def weighted_confusion(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray, num_classes: int) -> np.ndarray:
+def weighted_confusion(
+    labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray, num_classes: int
+) -> np.ndarray:
     """(R, K, K) confusion matrices (rows = true class, columns = predicted) under each weight row."""
     cell = labels * num_classes + predicted  # (n,)
     resamples = weights.shape[0]
@@ -112,10 +120,16 @@ def metric_table(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndar
         table["average_precision"] = weighted_average_precision(positive, probabilities[:, 1], weights)
     else:
         involved = present | (predicted_count > 0)  # scikit-learn averages over classes seen in either
-        table |= {name: (value * involved).sum(axis=1) / involved.sum(axis=1)
-                  for name, value in (("precision", precision), ("recall", recall), ("f1", f1))}
-        per_class_auc = [weighted_roc_auc(labels == k, probabilities[:, k], weights) for k in range(num_classes)]
-        per_class_ap = [weighted_average_precision(labels == k, probabilities[:, k], weights) for k in range(num_classes)]
+        table |= {
+            name: (value * involved).sum(axis=1) / involved.sum(axis=1)
+            for name, value in (("precision", precision), ("recall", recall), ("f1", f1))
+        }
+        per_class_auc = [
+            weighted_roc_auc(labels == k, probabilities[:, k], weights) for k in range(num_classes)
+        ]
+        per_class_ap = [
+            weighted_average_precision(labels == k, probabilities[:, k], weights) for k in range(num_classes)
+        ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # classes absent from a resample
             table["roc_auc"] = np.nanmean(np.stack(per_class_auc, axis=1), axis=1)
@@ -128,7 +142,11 @@ def bootstrap_weights(num_samples: int, resamples: int, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, num_samples, size=(resamples, num_samples))
     flat = (np.arange(resamples)[:, None] * num_samples + draws).ravel()
-    return np.bincount(flat, minlength=resamples * num_samples).reshape(resamples, num_samples).astype(np.float64)
+    return (
+        np.bincount(flat, minlength=resamples * num_samples)
+        .reshape(resamples, num_samples)
+        .astype(np.float64)
+    )
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -156,7 +174,8 @@ def classification_metrics(
     """Metrics of a whole split with percentile bootstrap intervals (JSON-able).
 
     Returns ``{"n": ..., "class_names": [...], "positive_class": ... (binary), "accuracy": {"value",
-    "low", "high"}, ..., "confusion_matrix": {"counts", "low", "high"}, "bootstrap": {...}}``.
+    "low", "high", "ci95": [low, high]}, ..., "confusion_matrix": {"counts", "low", "high"},
+    "bootstrap": {...}}`` (the interval key is "ci" when ``confidence`` is not 0.95).
     Undefined values (e.g. ROC-AUC with one class present) are None.
     """
     labels = np.asarray(labels, dtype=np.int64)
@@ -164,14 +183,24 @@ def classification_metrics(
     num_classes = probabilities.shape[1]
     names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]
     point = metric_table(labels, probabilities, np.ones((1, labels.size)))
-    resampled = metric_table(labels, probabilities, bootstrap_weights(labels.size, bootstrap, seed)) if bootstrap else None
+    resampled = (
+        metric_table(labels, probabilities, bootstrap_weights(labels.size, bootstrap, seed))
+        if bootstrap
+        else None
+    )
     result: dict[str, Any] = {"n": int(labels.size), "class_names": names}
     if num_classes == 2:
         result["positive_class"] = names[1]
     for name in SCALAR_METRICS:
         value = float(point[name][0])
         low, high = _interval(resampled[name], confidence) if resampled is not None else (np.nan, np.nan)
-        result[name] = {"value": _json_float(value), "low": _json_float(low), "high": _json_float(high)}
+        low, high = _json_float(low), _json_float(high)
+        result[name] = {
+            "value": _json_float(value),
+            "low": low,
+            "high": high,
+            "ci95" if confidence == 0.95 else "ci": [low, high],
+        }
     counts = point["confusion"][0]
     tail = 100 * (1 - confidence) / 2
     confusion: dict[str, Any] = {"counts": counts.astype(int).tolist()}
@@ -179,7 +208,12 @@ def classification_metrics(
         confusion["low"] = np.percentile(resampled["confusion"], tail, axis=0).tolist()
         confusion["high"] = np.percentile(resampled["confusion"], 100 - tail, axis=0).tolist()
     result["confusion_matrix"] = confusion
-    result["bootstrap"] = {"resamples": bootstrap, "confidence": confidence, "seed": seed, "method": "percentile"}
+    result["bootstrap"] = {
+        "resamples": bootstrap,
+        "confidence": confidence,
+        "seed": seed,
+        "method": "percentile",
+    }
     return result
 
 

@@ -98,7 +98,13 @@ def predict_proba(
         part = slice(start, start + batch_size)
         inputs = torch.from_numpy(normalisation.apply(points[part], mask[part]))
         chunks.append(
-            model_probabilities(model, inputs, torch.from_numpy(mask[part]), rotations=rotations, seed=seed,
-                                batch_size=batch_size)
-        )  # fmt: skip
+            model_probabilities(
+                model,
+                inputs,
+                torch.from_numpy(mask[part]),
+                rotations=rotations,
+                seed=seed,
+                batch_size=batch_size,
+            )
+        )
     return np.concatenate(chunks) if chunks else np.empty((0, len(getattr(run_or_model, "class_names", []))))

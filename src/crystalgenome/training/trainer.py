@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import cross_entropy
 
 from crystalgenome.model import ModelConfig, PointNet, count_parameters, resolve_model_config
 from crystalgenome.training.augment import augment_batch
@@ -87,9 +87,9 @@ def fingerprint_arrays(*arrays: np.ndarray) -> str:
     """SHA-256 (16 hex digits) of the bytes, shapes and dtypes of some arrays."""
     digest = hashlib.sha256()
     for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
+        contiguous = np.ascontiguousarray(array)
+        digest.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
+        digest.update(contiguous.tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -104,7 +104,7 @@ def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
 
 
 def _rng_state(data_generator: torch.Generator) -> dict[str, Any]:
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    kind, keys, position, has_gauss, gauss = np.random.get_state()  # noqa: NPY002 - the global RNG
     return {
         "torch": torch.get_rng_state(),
         "data": data_generator.get_state(),
@@ -117,7 +117,7 @@ def _set_rng_state(state: dict[str, Any], data_generator: torch.Generator) -> No
     torch.set_rng_state(state["torch"])
     data_generator.set_state(state["data"])
     kind, keys, position, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))  # noqa: NPY002
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(internal), gauss_next))
 
@@ -125,7 +125,7 @@ def _set_rng_state(state: dict[str, Any], data_generator: torch.Generator) -> No
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (weights and dropout)."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds code that uses the global RNG
     torch.manual_seed(seed)
 
 
@@ -171,13 +171,18 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     return kind(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+def _make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
     if config.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.min_lr)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.epochs, eta_min=config.min_lr
+        )
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
 def _progress(iterable: Any, *, enabled: bool, **kwargs: Any) -> Any:
+    """A tqdm progress bar over ``iterable`` (or over ``total`` steps when ``iterable`` is None)."""
     if not enabled:
         return iterable
     from tqdm.auto import tqdm
@@ -214,10 +219,14 @@ def train_one_epoch(
         points, point_mask, target = inputs[index], mask[index], labels[index]
         if augment:
             points, point_mask = augment_batch(
-                points, point_mask, generator=generator, max_angle_degrees=config.rotation_range, permute=config.permute
+                points,
+                point_mask,
+                generator=generator,
+                max_angle_degrees=config.rotation_range,
+                permute=config.permute,
             )
         logits = model(points, point_mask)
-        loss = F.cross_entropy(logits, target, weight=loss_weights, label_smoothing=config.label_smoothing)
+        loss = cross_entropy(logits, target, weight=loss_weights, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -245,7 +254,10 @@ def _validation_row(
     )
     clipped = np.clip(probabilities[np.arange(labels.size), labels], 1e-12, 1.0)
     metric, score = selection_score(labels, probabilities)
-    row = {"val_loss": float(-np.log(clipped).mean()), "val_accuracy": float((probabilities.argmax(1) == labels).mean())}
+    row = {
+        "val_loss": float(-np.log(clipped).mean()),
+        "val_accuracy": float((probabilities.argmax(1) == labels).mean()),
+    }
     row[f"val_{metric}"] = score
     return row, score
 
@@ -261,7 +273,12 @@ def _split_metrics(
     invariance: bool,
 ) -> dict[str, Any]:
     probabilities = model_probabilities(
-        model, inputs, mask, rotations=config.test_time_rotations, seed=config.seed, batch_size=config.eval_batch_size
+        model,
+        inputs,
+        mask,
+        rotations=config.test_time_rotations,
+        seed=config.seed,
+        batch_size=config.eval_batch_size,
     )
     metrics = classification_metrics(labels, probabilities, class_names, seed=config.seed)
     metrics["test_time_rotations"] = config.test_time_rotations
@@ -269,6 +286,162 @@ def _split_metrics(
         fraction, _ = rotation_invariance(model, inputs, mask, batch_size=config.eval_batch_size)
         metrics["rotation_invariance"] = {"value": fraction, "rotations": 20}
     return metrics
+
+
+@dataclass
+class _Data:
+    """Normalised inputs on the training device, labels and split indices."""
+
+    inputs: torch.Tensor
+    mask: torch.Tensor
+    labels: np.ndarray
+    label_tensor: torch.Tensor
+    splits: dict[str, np.ndarray]
+
+    def part(self, name: str) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        index = self.splits[name]
+        return self.inputs[index], self.mask[index], self.labels[index]
+
+
+@dataclass
+class _Session:
+    """The mutable state of a run: what last.pt saves and restores."""
+
+    model: PointNet
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    state: dict[str, Any] = field(
+        default_factory=lambda: {
+            "epoch": 0,
+            "history": [],
+            "best_epoch": 0,
+            "best_score": float("-inf"),
+            "stale": 0,
+            "finished": False,
+        }
+    )
+
+    def checkpoint(self, identity: dict[str, Any], *, full: bool) -> dict[str, Any]:
+        """best.pt content (weights + identity + metrics), or last.pt content when ``full``."""
+        data = identity | {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.state["epoch"],
+            "metrics": self.state["history"][-1],
+            "model_state": {key: value.detach().cpu() for key, value in self.model.state_dict().items()},
+        }
+        if full:
+            data |= {
+                "optimizer_state": self.optimizer.state_dict(),
+                "scheduler_state": self.scheduler.state_dict(),
+                "rng": _rng_state(self.generator),
+                "state": self.state,
+            }
+        return data
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.model.load_state_dict(checkpoint["model_state"])
+        self.optimizer.load_state_dict(checkpoint["optimizer_state"])
+        self.scheduler.load_state_dict(checkpoint["scheduler_state"])
+        _set_rng_state(checkpoint["rng"], self.generator)
+        self.state = checkpoint["state"]
+
+
+def _prepare_data(
+    points: np.ndarray,
+    mask: np.ndarray | None,
+    labels: np.ndarray,
+    split: np.ndarray | Mapping[str, Sequence[int]],
+    num_classes: int,
+    normalisation: Normalisation,
+    device: torch.device,
+) -> _Data:
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= num_classes:
+        raise ValueError("labels must be class indices into class_names")
+    inputs, input_mask = to_tensors(points, mask, normalisation, device)
+    return _Data(
+        inputs, input_mask, labels, torch.from_numpy(labels).to(device), split_indices(split, labels.size)
+    )
+
+
+def _default_fingerprint(points: np.ndarray, mask: np.ndarray | None, data: _Data) -> str:
+    split_code = np.zeros(data.labels.size, dtype=np.int8)
+    for code, name in enumerate(SPLITS, start=1):
+        split_code[data.splits[name]] = code
+    mask_array = np.asarray(mask) if mask is not None else np.ones(1)
+    return fingerprint_arrays(np.asarray(points), mask_array, data.labels, split_code)
+
+
+def _start_or_resume(
+    session: _Session, run_dir: Path, identity: dict[str, Any], ids: list[str], data: _Data, *, resume: bool
+) -> None:
+    """Restore last.pt (checking it is the same run), or create the run folder's static files."""
+    last_path = run_dir / "last.pt"
+    if last_path.exists():
+        if not resume:
+            raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another folder")
+        checkpoint = load_checkpoint(last_path)
+        for key, value in identity.items():
+            if checkpoint[key] != value:
+                raise ValueError(f"{run_dir} holds a different run ({key} differs); choose another folder")
+        session.restore(checkpoint)
+        logger.info("resuming %s after epoch %d", run_dir, session.state["epoch"])
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    static = {key: value for key, value in identity.items() if key != "data_fingerprint"}
+    _write_json(run_dir / "config.json", static)
+    extra = {
+        "num_parameters": count_parameters(session.model),
+        "device": str(next(session.model.parameters()).device),
+        "num_samples": int(data.labels.size),
+    }
+    seed = identity["train_config"]["seed"]
+    metadata = run_metadata(identity, seed=seed, data_fingerprint=identity["data_fingerprint"])
+    _write_json(run_dir / "metadata.json", metadata | extra)
+    _write_json(run_dir / "splits.json", {name: [ids[i] for i in data.splits[name]] for name in SPLITS})
+
+
+def _epoch(
+    session: _Session, data: _Data, config: TrainConfig, loss_weights: torch.Tensor | None, progress: bool
+) -> dict[str, Any]:
+    """Train one epoch, validate, update the best/early-stopping state; returns the metrics row."""
+    state, epoch = session.state, session.state["epoch"] + 1
+    started = time.perf_counter()
+    row: dict[str, Any] = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"]}
+    row |= train_one_epoch(
+        session.model,
+        session.optimizer,
+        data.inputs,
+        data.mask,
+        data.label_tensor,
+        torch.from_numpy(data.splits["train"]),
+        config=config,
+        generator=session.generator,
+        loss_weights=loss_weights,
+        progress=progress,
+        description=f"epoch {epoch}",
+    )
+    session.scheduler.step()
+    has_val = data.splits["val"].size > 0
+    score = row["train_accuracy"]
+    if has_val:
+        val_row, score = _validation_row(
+            session.model, *data.part("val"), config.validation_rotations, config
+        )
+        row |= val_row
+    improved = score > state["best_score"] or not has_val
+    if improved:
+        state |= {"best_epoch": epoch, "best_score": score, "stale": 0}
+    else:
+        state["stale"] += 1
+    row |= {"best": improved, "seconds": time.perf_counter() - started}
+    state["history"].append(row)
+    state["epoch"] = epoch
+    patience = config.early_stopping_patience
+    stop_early = has_val and patience is not None and state["stale"] >= patience
+    state["finished"] = epoch >= config.epochs or stop_early
+    return row
 
 
 def train(
@@ -313,137 +486,89 @@ def train(
     )
     normalisation = config.normalisation_spec()
     run_dir = Path(out_dir)
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.min(initial=0) < 0 or labels.max(initial=0) >= len(class_names):
-        raise ValueError("labels must be class indices into class_names")
-    splits = split_indices(split, labels.size)
-    ids = [str(item) for item in (ids if ids is not None else range(labels.size))]
-    if data_fingerprint is None:
-        split_code = np.zeros(labels.size, dtype=np.int8)
-        for code, name in enumerate(SPLITS, start=1):
-            split_code[splits[name]] = code
-        data_fingerprint = fingerprint_arrays(np.asarray(points), np.asarray(mask) if mask is not None else np.ones(1), labels, split_code)
-
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
-    inputs, input_mask = to_tensors(points, mask, normalisation, device)
-    label_tensor = torch.from_numpy(labels).to(device)
-    train_index = torch.from_numpy(splits["train"])
-    has_val = splits["val"].size > 0
-
-    seed_everything(config.seed)
-    model = PointNet(model_config).to(device)
-    optimizer = _make_optimizer(model, config)
-    scheduler = _make_scheduler(optimizer, config)
-    generator = torch.Generator().manual_seed(config.seed)
-    loss_weights = class_weights(labels[splits["train"]], len(class_names)).to(device) if config.class_weighting == "balanced" else None
+    data = _prepare_data(points, mask, labels, split, len(class_names), normalisation, device)
+    ids = [str(item) for item in (ids if ids is not None else range(data.labels.size))]
     identity = {
         "train_config": config.to_dict(),
         "model_config": model_config.to_dict(),
         "normalisation": normalisation.to_dict(),
         "class_names": class_names,
-        "data_fingerprint": data_fingerprint,
+        "data_fingerprint": data_fingerprint or _default_fingerprint(points, mask, data),
     }
 
-    state = {"epoch": 0, "history": [], "best_epoch": 0, "best_score": float("-inf"), "stale": 0, "finished": False}
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    if last_path.exists():
-        if not resume:
-            raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another folder")
-        checkpoint = load_checkpoint(last_path)
-        for key in identity:
-            if checkpoint[key] != identity[key]:
-                raise ValueError(f"{run_dir} holds a different run ({key} differs); choose another folder")
-        model.load_state_dict(checkpoint["model_state"])
-        optimizer.load_state_dict(checkpoint["optimizer_state"])
-        scheduler.load_state_dict(checkpoint["scheduler_state"])
-        _set_rng_state(checkpoint["rng"], generator)
-        state = checkpoint["state"]
-        logger.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "config.json", {key: value for key, value in identity.items() if key != "data_fingerprint"})
-        _write_json(run_dir / "metadata.json", run_metadata(identity, seed=config.seed, data_fingerprint=data_fingerprint)
-                    | {"num_parameters": count_parameters(model), "device": str(device), "num_samples": labels.size})
-        _write_json(run_dir / "splits.json", {name: [ids[i] for i in splits[name]] for name in SPLITS})
+    seed_everything(config.seed)
+    model = PointNet(model_config).to(device)
+    optimizer = _make_optimizer(model, config)
+    session = _Session(
+        model, optimizer, _make_scheduler(optimizer, config), torch.Generator().manual_seed(config.seed)
+    )
+    train_labels = data.labels[data.splits["train"]]
+    loss_weights = (
+        class_weights(train_labels, len(class_names)).to(device)
+        if config.class_weighting == "balanced"
+        else None
+    )
+    _start_or_resume(session, run_dir, identity, ids, data, resume=resume)
 
-    val_inputs, val_mask = inputs[splits["val"]], input_mask[splits["val"]]
-    epochs = _progress(range(state["epoch"], config.epochs), enabled=progress, desc="epochs", unit="epoch",
-                       initial=state["epoch"], total=config.epochs)
-    for epoch in epochs:
-        if state["finished"]:
-            break
-        started = time.perf_counter()
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
-        row |= train_one_epoch(
-            model, optimizer, inputs, input_mask, label_tensor, train_index, config=config, generator=generator,
-            loss_weights=loss_weights, progress=progress, description=f"epoch {epoch + 1}",
-        )  # fmt: skip
-        scheduler.step()
-        score = row["train_accuracy"]
-        if has_val:
-            val_row, score = _validation_row(model, val_inputs, val_mask, labels[splits["val"]], config.validation_rotations, config)
-            row |= val_row
-        improved = score > state["best_score"] or not has_val
-        if improved:
-            state |= {"best_epoch": epoch + 1, "best_score": score, "stale": 0}
-        else:
-            state["stale"] += 1
-        row |= {"best": improved, "seconds": time.perf_counter() - started}
-        state["history"].append(row)
-        state["epoch"] = epoch + 1
-        patience = config.early_stopping_patience
-        state["finished"] = state["epoch"] >= config.epochs or (has_val and patience is not None and state["stale"] >= patience)
-        common = identity | {"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "metrics": row,
-                             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()}}  # fmt: skip
-        if improved:
-            _save_torch(common, best_path)
-        _save_torch(
-            common | {"optimizer_state": optimizer.state_dict(), "scheduler_state": scheduler.state_dict(),
-                      "rng": _rng_state(generator), "state": state},
-            last_path,
-        )  # fmt: skip
-        _write_metrics_tables(run_dir, state["history"])
-        logger.info("epoch %d: %s", epoch + 1, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-        if progress and hasattr(epochs, "set_postfix"):
-            epochs.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{score:.4f}")
+    bar = _progress(
+        None,
+        enabled=progress,
+        desc="epochs",
+        unit="epoch",
+        total=config.epochs,
+        initial=session.state["epoch"],
+    )
+    while not session.state["finished"] and session.state["epoch"] < config.epochs:
+        row = _epoch(session, data, config, loss_weights, progress)
+        if row["best"]:
+            _save_torch(session.checkpoint(identity, full=False), run_dir / "best.pt")
+        _save_torch(session.checkpoint(identity, full=True), run_dir / "last.pt")
+        _write_metrics_tables(run_dir, session.state["history"])
+        logger.info(
+            "epoch %d: %s",
+            row["epoch"],
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()},
+        )
+        if progress:
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", score=f"{session.state['best_score']:.4f}")
         if on_epoch_end is not None:
             on_epoch_end(row)
-
-    return _finish(run_dir, model, inputs, input_mask, labels, splits, class_names, normalisation, config, state)
+    if progress:
+        bar.close()
+    return _finish(run_dir, session, data, class_names, normalisation, config)
 
 
 def _finish(
     run_dir: Path,
-    model: PointNet,
-    inputs: torch.Tensor,
-    mask: torch.Tensor,
-    labels: np.ndarray,
-    splits: dict[str, np.ndarray],
+    session: _Session,
+    data: _Data,
     class_names: list[str],
     normalisation: Normalisation,
     config: TrainConfig,
-    state: dict[str, Any],
 ) -> TrainResult:
     """Load the best weights, evaluate validation and test splits, write summary.json."""
+    model, state = session.model, session.state
     model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model_state"])
     model.eval()
-    results: dict[str, dict[str, Any] | None] = {}
-    for name in ("val", "test"):
-        index = splits[name]
-        results[name] = (
-            _split_metrics(model, inputs[index], mask[index], labels[index], class_names, config, invariance=name == "test")
-            if index.size
-            else None
-        )
-    metric = "roc_auc" if len(class_names) == 2 else "accuracy"
+    results = {
+        name: _split_metrics(model, *data.part(name), class_names, config, invariance=name == "test")
+        if data.splits[name].size
+        else None
+        for name in ("val", "test")
+    }
+    has_val = data.splits["val"].size > 0
     stopped_early = state["epoch"] < config.epochs
     summary = {
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "stopped_early": stopped_early,
-        "selection_metric": metric if splits["val"].size else "train_accuracy",
+        "selection_metric": ("roc_auc" if len(class_names) == 2 else "accuracy")
+        if has_val
+        else "train_accuracy",
         "best_val_score": state["best_score"],
         "val": results["val"],
         "test": results["test"],

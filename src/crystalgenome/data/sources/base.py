@@ -47,6 +47,11 @@ class Source(ABC):
     def fingerprint(self) -> str:
         """A short hash that changes whenever the underlying files change."""
 
+    def structure_fingerprint(self) -> str:
+        """A hash that changes when the structures (or their ids) change; label-only changes may keep it.
+        Caches of structure-derived tables (symmetry, formulas) are keyed by it."""
+        return self.fingerprint()
+
     def __len__(self) -> int:
         return len(self.ids())
 

@@ -79,9 +79,8 @@ class CgcnnSource(Source):
     def _column_names(self, count: int) -> tuple[str, ...]:
         if self._property_names is not None:
             if len(self._property_names) != count:
-                raise ValueError(
-                    f"{self.path / ID_PROP}: {count} property columns but {len(self._property_names)} names given"
-                )
+                given = len(self._property_names)
+                raise ValueError(f"{self.path / ID_PROP}: {count} property columns but {given} names given")
             return self._property_names
         if count == len(MTCGCNN_COLUMNS) and (self.path / ID_HASH).is_file():
             return MTCGCNN_COLUMNS

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crystalgenome.data.columns import COLUMN_ALIASES, LOG10_ALIASES
 from crystalgenome.data.sources.base import Source
 from crystalgenome.data.sources.cgcnn import ID_PROP, CgcnnSource, is_cgcnn_folder
 from crystalgenome.data.sources.folder import LABELS_FILE, FolderSource, structure_files
@@ -24,7 +25,7 @@ _MAX_JSON_PEEKS = 8
 
 def _is_json(path: Path) -> bool:
     name = path.name.lower()
-    return path.is_file() and (name.endswith(".json") or name.endswith(".json.gz"))
+    return path.is_file() and name.endswith((".json", ".json.gz"))
 
 
 def _dataset_files(folder: Path) -> list[Path]:
@@ -39,9 +40,9 @@ def detect_format(path: str | Path) -> tuple[str, Path]:
     """(format, path to open) for a dataset file or folder; format is one of :data:`FORMATS`.
 
     Rules: a folder with ``id_prop.csv`` is CGCNN; a folder with ``labels.csv`` is the generic format;
-    a folder holding exactly one dataset JSON file (list of records, matbench table or pandas column
-    table) is that file; any other folder of structure files is the generic format. A file is opened
-    by its layout.
+    a folder whose only data is one dataset JSON file (list of records, matbench table or pandas column
+    table) is that file; a folder of structure files is the generic format; anything ambiguous is an
+    error. A file is opened by its layout.
     """
     path = Path(path)
     if not path.exists():
@@ -58,21 +59,28 @@ def detect_format(path: str | Path) -> tuple[str, Path]:
             if layout in _DATASET_LAYOUTS:
                 return _DATASET_LAYOUTS[layout], path
             if layout == "structure":
-                raise ValueError(f"{path}: a single structure, not a dataset (put structure files in a folder)")
-        raise ValueError(f"{path}: not a recognised dataset file (expected a folder, id_prop.csv or dataset JSON)")
+                raise ValueError(
+                    f"{path}: a single structure, not a dataset (put structure files in a folder)"
+                )
+        raise ValueError(
+            f"{path}: not a recognised dataset file (expected a folder, id_prop.csv or dataset JSON)"
+        )
     if is_cgcnn_folder(path):
         return "cgcnn", path
     if (path / LABELS_FILE).is_file():
         return "folder", path
     datasets = _dataset_files(path)
-    if len(datasets) == 1:
+    loose = [p for p in structure_files(path).values() if p not in datasets]
+    if datasets and (len(datasets) > 1 or loose):
+        names = ", ".join(p.name for p in datasets[:3])
+        raise ValueError(f"{path}: holds dataset file(s) ({names}) and other structures; open one file")
+    if datasets:
         return detect_format(datasets[0])[0], datasets[0]
-    if len(datasets) > 1:
-        names = ", ".join(p.name for p in datasets)
-        raise ValueError(f"{path}: several dataset files ({names}); open one of them")
-    if structure_files(path):
+    if loose:
         return "folder", path
-    raise ValueError(f"{path}: no structures found (no id_prop.csv, labels.csv, dataset JSON or structure files)")
+    raise ValueError(
+        f"{path}: no structures found (no id_prop.csv, labels.csv, dataset JSON or structure files)"
+    )
 
 
 def open_source(path: str | Path, *, labels: str | Path | None = None) -> Source:
@@ -106,7 +114,8 @@ def join_labels(
 ) -> JoinedSource:
     """Join a label table (CSV path or DataFrame) onto ``source`` by material id.
 
-    Column names are canonicalised first (``energy_above_hull`` -> ``e_above_hull``, ...). For a column
+    Column names are canonicalised first (``energy_above_hull`` -> ``e_above_hull``, ...; ``columns`` may
+    use either name). For a column
     present on both sides, the source's own non-null values win and the table fills only unknown values
     (``prefer="table"`` reverses this). Ids of the table that the source lacks are ignored; ids of the
     source that the table lacks keep their own values (NaN for new columns).
@@ -114,5 +123,8 @@ def join_labels(
     import pandas as pd
 
     frame = read_label_table(table, id_column=id_column)
+    if columns is not None:  # names may be given as in the file (aliases) or canonical
+        aliases = {**COLUMN_ALIASES, **LOG10_ALIASES}
+        columns = [c if c in frame.columns else aliases.get(c, c) for c in columns]
     name = "table" if isinstance(table, pd.DataFrame) else Path(table).name.split(".")[0]
     return JoinedSource(source, frame, columns=columns, prefer=prefer, table_name=name)

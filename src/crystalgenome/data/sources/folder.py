@@ -43,6 +43,9 @@ FORMAT_BY_SUFFIX = {
 
 _PREFERENCE = ("cif", "json", "poscar", "xsf", "cssr", "res")
 
+RESERVED_FILES = frozenset({LABELS_FILE, "download_state.json", "download_info.json", "BUILD.json"})
+"""Files of a dataset folder that are never structures (the download's state and records, build notes)."""
+
 
 def record_format(path: Path) -> str | None:
     """The :class:`RawRecord` format of a structure file, or None if it is not one."""
@@ -56,7 +59,8 @@ def structure_files(folder: Path) -> dict[str, Path]:
     then JSON, then POSCAR."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        fmt = record_format(path) if path.is_file() and not path.name.startswith(".") else None
+        reserved = path.name.startswith(".") or path.name in RESERVED_FILES
+        fmt = record_format(path) if path.is_file() and not reserved else None
         if fmt is None:
             continue
         stem = path.stem if path.suffix else path.name
@@ -123,6 +127,9 @@ class FolderSource(Source):
         files = sorted(self._structure_files().values())
         labels = self.path / LABELS_FILE
         return files_fingerprint([*files, *([labels] if labels.is_file() else [])], "folder")
+
+    def structure_fingerprint(self) -> str:
+        return files_fingerprint(sorted(self._structure_files().values()), "folder-structures")
 
     def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord]:
         files = self._structure_files()

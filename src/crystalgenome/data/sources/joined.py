@@ -46,6 +46,24 @@ def read_label_table(table: str | Path | pd.DataFrame, *, id_column: str = "mate
     return frame
 
 
+def merge_labels(own: pd.DataFrame, table: pd.DataFrame, *, prefer: Prefer = "source") -> pd.DataFrame:
+    """``own`` with the columns of ``table`` (indexed by material id) joined on its index.
+
+    For a column on both sides, ``prefer`` names the side whose non-null value wins; the other
+    side only fills unknown values. Ids of ``table`` missing from ``own`` are ignored.
+    """
+    merged = own.copy()
+    extra = table.reindex(merged.index)
+    for column in extra.columns:
+        if column not in merged.columns:
+            merged[column] = extra[column]
+        elif prefer == "source":
+            merged[column] = merged[column].where(merged[column].notna(), extra[column])
+        else:
+            merged[column] = extra[column].where(extra[column].notna(), merged[column])
+    return merged
+
+
 class JoinedSource(Source):
     """A source whose label table has columns joined in from another table (structures unchanged).
 
@@ -90,16 +108,7 @@ class JoinedSource(Source):
 
     def labels(self) -> pd.DataFrame:
         if self._labels is None:
-            own = self.base.labels()
-            extra = self.table.reindex(own.index)
-            for column in extra.columns:
-                if column not in own.columns:
-                    own[column] = extra[column]
-                elif self.prefer == "source":
-                    own[column] = own[column].where(own[column].notna(), extra[column])
-                else:
-                    own[column] = extra[column].where(extra[column].notna(), own[column])
-            self._labels = own
+            self._labels = merge_labels(self.base.labels(), self.table, prefer=self.prefer)
         return self._labels.copy()
 
     def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord]:
@@ -107,6 +116,9 @@ class JoinedSource(Source):
 
     def fingerprint(self) -> str:
         return fingerprint_strings([self.base.fingerprint(), self._table_fingerprint, self.prefer])
+
+    def structure_fingerprint(self) -> str:
+        return self.base.structure_fingerprint()  # joined labels do not change the structures
 
 
 def _frame_fingerprint(frame: pd.DataFrame) -> str:

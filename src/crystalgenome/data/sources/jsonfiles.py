@@ -12,7 +12,8 @@ Three layouts are read:
 - **columns** (pandas ``orient="columns"``): ``{"column": {"row": value}}``, e.g.
   ``mp_elastic_trachote``: CIF text in ``cif``, a 6×6 stiffness tensor (GPa, Voigt notation) in
   ``elasticity.elastic_tensor`` from which ``k_vrh`` and ``g_vrh`` (and the Voigt and Reuss bounds,
-  as extra columns ``k_voigt``, ``k_reuss``, ``g_voigt``, ``g_reuss``) are computed; MP's crystal system
+  as extra columns ``k_voigt``, ``k_reuss``, ``g_voigt``, ``g_reuss``, plus ``elastic_positive_definite``:
+  False for mechanically unstable tensors, a few in MP) are computed; MP's crystal system
   ``spacegroup.crystal_system`` is kept as the extra column ``mp_crystal_system``.
 
 JSON cannot be streamed, so the file is read whole once (on first use) and kept in memory.
@@ -47,7 +48,10 @@ if TYPE_CHECKING:
 STRUCTURE_KEYS = ("structure", "final_structure", "cif")
 """Keys holding the structure, in order of preference."""
 
-RENAMED_EXTRAS = {"spacegroup.crystal_system": "mp_crystal_system", "symmetry.crystal_system": "mp_crystal_system"}
+RENAMED_EXTRAS = {
+    "spacegroup.crystal_system": "mp_crystal_system",
+    "symmetry.crystal_system": "mp_crystal_system",
+}
 
 _FIRST_KEY = re.compile(r'\{\s*"((?:[^"\\]|\\.)*)"\s*:\s*(\S)')
 _STRUCTURE_DICT_KEYS = {"@module", "@class", "lattice", "sites", "charge", "properties"}
@@ -182,7 +186,9 @@ class JsonRecordsSource(_JsonSource):
         id_key = self.id_key or next((k for k in ID_ALIASES if k in first), None)
         structure_key = self.structure_key or next((k for k in STRUCTURE_KEYS if k in first), None)
         if structure_key is None:
-            raise ValueError(f"{self.path}: records have no structure (looked for {', '.join(STRUCTURE_KEYS)})")
+            raise ValueError(
+                f"{self.path}: records have no structure (looked for {', '.join(STRUCTURE_KEYS)})"
+            )
         if id_key is not None:
             ids = [str(record[id_key]) for record in records]
         else:
@@ -192,7 +198,9 @@ class JsonRecordsSource(_JsonSource):
             material_id: _structure_payload(record.get(structure_key), structure_key)
             for material_id, record in zip(ids, records, strict=True)
         }
-        table = pd.DataFrame([{k: v for k, v in r.items() if k not in (structure_key, id_key)} for r in records])
+        table = pd.DataFrame(
+            [{k: v for k, v in r.items() if k not in (structure_key, id_key)} for r in records]
+        )
         self._labels = label_frame(ids, scalar_columns(table) if len(table.columns) else None)
         self._ids = ids
 
@@ -259,4 +267,5 @@ def _moduli(tensors: list) -> dict[str, np.ndarray]:
         "k_reuss": averages.k_reuss,
         "g_voigt": averages.g_voigt,
         "g_reuss": averages.g_reuss,
+        "elastic_positive_definite": averages.positive_definite,
     }

@@ -14,13 +14,14 @@ returned, other members (folders, links) skipped; a bad header checksum raises `
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import json
 import lzma
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crystalgenome.utils.atomic import atomic_write_text
 from crystalgenome.utils.paths import cache_dir
@@ -32,18 +33,20 @@ _BLOCK = 512
 _REGULAR = (b"0", b"\0", b"7")
 
 
-def _open_decompressed(archive: str) -> BinaryIO:
+@contextlib.contextmanager
+def _open_decompressed(archive: str) -> Iterator[BinaryIO]:
+    """The archive's bytes, decompressed (gzip, bzip2, xz or none, by magic number), buffered."""
     with Path(archive).open("rb") as handle:
         magic = handle.read(6)
+    opener: Callable[..., Any] = Path.open
     if magic.startswith(b"\x1f\x8b"):
-        raw: BinaryIO = gzip.open(archive, "rb")  # type: ignore[assignment]
+        opener = gzip.open
     elif magic.startswith(b"BZh"):
-        raw = bz2.open(archive, "rb")  # type: ignore[assignment]
+        opener = bz2.open
     elif magic.startswith(b"\xfd7zXZ\x00"):
-        raw = lzma.open(archive, "rb")  # type: ignore[assignment]
-    else:
-        raw = Path(archive).open("rb")
-    return io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
+        opener = lzma.open
+    with opener(Path(archive), "rb") as raw, io.BufferedReader(raw, 1 << 20) as buffered:
+        yield buffered
 
 
 def _octal(field: bytes) -> int:

@@ -1,0 +1,160 @@
+"""``crystalgenome train``, ``evaluate`` and ``predict``: thin wrappers over crystalgenome.workflows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from crystalgenome.cli.common import emit, fail, reports_errors
+
+TASK_HELP = (
+    "crystal_system, crystal_family, trigonal_hexagonal, metal, bulk_modulus, shear_modulus, stability"
+)
+THRESHOLD_HELP = "Class threshold: K/G_VRH in GPa, e_above_hull in eV/atom; for metal the insulator gap, eV."
+THRESHOLD_FIELDS = {
+    "metal": "insulator_gap",
+    "bulk_modulus": "bulk_modulus",
+    "shear_modulus": "shear_modulus",
+    "stability": "stability",
+}
+
+
+def _thresholds(task: str, threshold: float | None) -> Any:
+    from crystalgenome.data import LabelThresholds
+
+    if threshold is None:
+        return LabelThresholds()
+    if task not in THRESHOLD_FIELDS:
+        raise ValueError(f"--threshold applies to {', '.join(THRESHOLD_FIELDS)}, not {task}")
+    return LabelThresholds(**{THRESHOLD_FIELDS[task]: threshold})
+
+
+def _headline(metrics: dict) -> dict:
+    """The scalar metrics (value and 95% interval) of a metrics.json."""
+    return {name: entry for name, entry in metrics.items() if isinstance(entry, dict) and "ci95" in entry}
+
+
+def train(
+    data: list[Path] = typer.Option(..., "--data", help="Dataset or feature store; repeat to join several."),
+    task: str = typer.Option(..., "--task", help=TASK_HELP),
+    out: Path = typer.Option(..., "--out", help="Run folder (resumed when it already holds this run)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs (default: the default's)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of weights, data order, augmentation and split."),
+    threshold: float | None = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
+    split: str = typer.Option("random", "--split", help="random, grouped, a split JSON or an authors' CSV."),
+    labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
+    model: str = typer.Option("default", "--model", help="default, authors or a ModelConfig JSON."),
+    config: Path | None = typer.Option(None, "--config", help="TrainConfig JSON (options override it)."),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    lr: float | None = typer.Option(None, "--lr", help="Initial learning rate."),
+    class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
+    limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
+    workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
+    radiation: str = typer.Option("xray", "--radiation", help="xray or neutron (for sources)."),
+    max_miller: int = typer.Option(3, "--max-miller", help="Miller box N (for sources)."),
+    cell: str = typer.Option("primitive", "--cell", help="primitive, conventional or input (for sources)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split."""
+    _train(dict(locals()))
+
+
+@reports_errors
+def _train(options: dict[str, Any]) -> None:
+    from crystalgenome.diffraction import DiffractionSettings
+    from crystalgenome.training import TrainConfig
+    from crystalgenome.workflows import train_task
+
+    train_config = TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig()
+    overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    train_config = train_config.replace(seed=options["seed"], **overrides)
+    settings = DiffractionSettings(
+        radiation=options["radiation"], max_miller=options["max_miller"], cell=options["cell"]
+    )
+    result, metrics = train_task(
+        options["data"],
+        options["task"],
+        options["out"],
+        train_config=train_config,
+        model_config=options["model"],
+        settings=settings,
+        thresholds=_thresholds(options["task"], options["threshold"]),
+        split=options["split"],
+        labels=options["labels"],
+        limit=options["limit"],
+        workers=options["workers"],
+        progress=options["progress"],
+    )
+    summary: dict[str, Any] = {"run_dir": str(result.run_dir), "best_epoch": result.best_epoch}
+    summary["selection_metric"] = result.selection_metric
+    if metrics is not None:
+        summary["test"] = _headline(metrics)
+        summary["evaluation"] = str(Path(options["out"]) / "evaluation")
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `crystalgenome train`."),
+    data: list[Path] | None = typer.Option(
+        None, "--data", help="Labelled data (default: the run's test split)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Metrics and figures folder (default RUN_DIR/evaluation)."
+    ),
+    labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Metrics with bootstrap 95% intervals, rotation invariance, and figures (ROC, PR, confusion, curves)."""
+    _evaluate(run_dir, data, out, labels, progress)
+
+
+@reports_errors
+def _evaluate(
+    run_dir: Path, data: list[Path] | None, out: Path | None, labels: Path | None, progress: bool
+) -> None:
+    from crystalgenome.workflows import evaluate_task
+
+    metrics = evaluate_task(run_dir, data or None, out_dir=out, labels=labels, progress=progress)
+    summary = {"metrics": _headline(metrics), "rotation_invariance": metrics.get("rotation_invariance")}
+    summary["figures"] = metrics.get("figures")
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run folder made by `crystalgenome train`."),
+    paths: list[Path] = typer.Argument(..., help="Structure files or folders of them."),
+    output_format: str = typer.Option("table", "--format", help="table or json."),
+    out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout."),
+    rotations: int | None = typer.Option(
+        None, "--rotations", help="Test-time rotations (default: the run's)."
+    ),
+) -> None:
+    """Classify structure files with a trained run (batched; bad files are reported on stderr)."""
+    if output_format not in ("table", "json"):
+        raise fail(f"--format must be table or json, got {output_format!r}")
+    _predict(run_dir, paths, output_format, out, rotations)
+
+
+@reports_errors
+def _predict(
+    run_dir: Path, paths: list[Path], output_format: str, out: Path | None, rotations: int | None
+) -> None:
+    from crystalgenome.workflows import predict_files
+
+    result = predict_files(run_dir, paths, rotations=rotations)
+    for error in result.errors:
+        print(f"crystalgenome: skipped {error}", file=sys.stderr)
+    if output_format == "json":
+        emit(json.dumps(result.predictions, indent=1), out)
+    else:
+        lines = [
+            f"{p['file']}\t{p['label']}\t{p['probabilities'][p['label']]:.3f}" for p in result.predictions
+        ]
+        emit("\n".join(["file\tlabel\tprobability", *lines]), out)
+    if result.errors and not result.predictions:
+        raise fail(f"none of the {len(result.errors)} structures could be predicted")

@@ -1,0 +1,19 @@
+"""Workflows: the stages composed into what the CLI runs (train, evaluate, predict, demo).
+
+This is the only package that imports every stage; the CLI is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+from crystalgenome.workflows.predict import PredictionResult, collect_structure_files, predict_files
+from crystalgenome.workflows.tasks import DATASET_FILE, evaluate_task, read_dataset_record, train_task
+
+__all__ = [
+    "DATASET_FILE",
+    "PredictionResult",
+    "collect_structure_files",
+    "evaluate_task",
+    "predict_files",
+    "read_dataset_record",
+    "train_task",
+]

@@ -1,0 +1,193 @@
+"""Train a task on a dataset and evaluate a run: what ``crystalgenome train`` and ``evaluate`` do."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crystalgenome.data import LabelThresholds, Source
+from crystalgenome.diffraction import DiffractionSettings
+from crystalgenome.figures import evaluate
+from crystalgenome.model import ModelConfig
+from crystalgenome.training import TrainConfig, TrainResult, load_run, train
+from crystalgenome.training.dataset import TaskDataset, load_task_dataset
+from crystalgenome.utils.atomic import atomic_write_text
+
+DATASET_FILE = "dataset.json"
+"""What a run was trained on (data, task, thresholds, diffraction settings, split); in the run folder."""
+
+
+def _split_names(dataset: TaskDataset) -> np.ndarray:
+    part = {**dict.fromkeys(dataset.split.train, "train"), **dict.fromkeys(dataset.split.valid, "val")}
+    part.update(dict.fromkeys(dataset.split.test, "test"))
+    return np.array([part.get(material_id, "unused") for material_id in dataset.ids])
+
+
+def _dataset_record(
+    dataset: TaskDataset,
+    data: Sequence[str | Path],
+    *,
+    settings: DiffractionSettings,
+    thresholds: LabelThresholds,
+    split: str | Path,
+    seed: int,
+    labels: str | Path | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    return {
+        "data": [str(Path(getattr(path, "path", path)).resolve()) for path in data],
+        "task": dataset.task,
+        "class_names": dataset.class_names,
+        "class_counts": dataset.class_counts(),
+        "thresholds": asdict(thresholds),
+        "diffraction": settings.to_dict(),
+        "split": str(split),
+        "split_seed": seed,
+        "split_sizes": {
+            "train": len(dataset.split.train),
+            "val": len(dataset.split.valid),
+            "test": len(dataset.split.test),
+        },
+        "labels": None if labels is None else str(Path(labels).resolve()),
+        "limit": limit,
+        "stores": [str(path) for path in dataset.stores],
+        "data_fingerprint": dataset.fingerprint,
+    }
+
+
+def train_task(
+    data: str | Path | Source | Sequence[str | Path | Source],
+    task: str,
+    out_dir: str | Path,
+    *,
+    train_config: TrainConfig | None = None,
+    model_config: ModelConfig | str | Path | None = None,
+    settings: DiffractionSettings | None = None,
+    thresholds: LabelThresholds | None = None,
+    split: str | Path = "random",
+    split_seed: int | None = None,
+    labels: str | Path | None = None,
+    limit: int | None = None,
+    workers: int = 2,
+    progress: bool = True,
+    evaluate_test: bool = True,
+) -> tuple[TrainResult, dict[str, Any] | None]:
+    """Featurize (once, cached) ``data``, train ``task`` and evaluate the best epoch on the test split.
+
+    The run folder gets ``dataset.json`` (what the run was trained on) next to the training files,
+    and ``evaluation/`` (metrics with 95% intervals, predictions, figures) when ``evaluate_test``.
+    Returns the training result and the test metrics (None without a test split or evaluation).
+    """
+    paths = [data] if isinstance(data, str | Path | Source) else list(data)
+    train_config = train_config or TrainConfig()
+    settings = settings or DiffractionSettings()
+    thresholds = thresholds or LabelThresholds()
+    seed = train_config.seed if split_seed is None else split_seed
+    dataset = load_task_dataset(
+        paths, task, settings=settings, thresholds=thresholds, split=split, seed=seed,
+        labels=labels, workers=workers, limit=limit, progress=progress,
+    )  # fmt: skip
+    store_settings = _store_settings(dataset)
+    record = _dataset_record(
+        dataset,
+        paths,
+        settings=store_settings,
+        thresholds=thresholds,
+        split=split,
+        seed=seed,
+        labels=labels,
+        limit=limit,
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
+    result = train(
+        dataset.points, dataset.mask, dataset.labels, _split_names(dataset), dataset.class_names,
+        config=train_config, model_config=model_config, out_dir=out_dir, ids=dataset.ids,
+        data_fingerprint=dataset.fingerprint, progress=progress,
+    )  # fmt: skip
+    metrics = None
+    if evaluate_test and dataset.split.test:
+        metrics = _evaluate_ids(out_dir, dataset, dataset.split.test, out_dir / "evaluation")
+    return result, metrics
+
+
+def _store_settings(dataset: TaskDataset) -> DiffractionSettings:
+    from crystalgenome.store import FeatureStore
+
+    return FeatureStore.open(dataset.stores[0]).settings
+
+
+def _evaluate_ids(run_dir: Path, dataset: TaskDataset, ids: Sequence[str], out_dir: Path) -> dict[str, Any]:
+    position = {material_id: i for i, material_id in enumerate(dataset.ids)}
+    rows = np.array([position[material_id] for material_id in ids], dtype=np.int64)
+    return evaluate(
+        run_dir,
+        dataset.points[rows],
+        dataset.mask[rows],
+        dataset.labels[rows],
+        [dataset.ids[i] for i in rows],
+        out_dir=out_dir,
+    )
+
+
+def read_dataset_record(run_dir: str | Path) -> dict[str, Any]:
+    """The ``dataset.json`` of a run folder."""
+    path = Path(run_dir) / DATASET_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no {DATASET_FILE}; was this run made by `crystalgenome train`?")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def evaluate_task(
+    run_dir: str | Path,
+    data: str | Path | Sequence[str | Path] | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    labels: str | Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Metrics and figures of a run: on its own test split, or on other labelled data.
+
+    With ``data`` None or the data the run was trained on, the run's test split is used; with other
+    data, every structure of it that has a label for the run's task.
+    """
+    run_dir = Path(run_dir)
+    record = read_dataset_record(run_dir)
+    recorded = record["data"]
+    paths = recorded if data is None else ([data] if isinstance(data, str | Path) else list(data))
+    same = sorted(str(Path(p).resolve()) for p in paths) == sorted(recorded)
+    dataset = load_task_dataset(
+        paths, record["task"], settings=DiffractionSettings(**_settings_fields(record["diffraction"])),
+        thresholds=LabelThresholds(**record["thresholds"]), split="random",
+        labels=labels if labels is not None else (record["labels"] if same else None),
+        workers=workers, limit=record["limit"] if same else None, progress=progress,
+    )  # fmt: skip
+    run = load_run(run_dir)
+    if run.class_names != dataset.class_names:
+        raise ValueError(
+            f"{run_dir}: class names {run.class_names} differ from the data's {dataset.class_names}"
+        )
+    if same:
+        test_ids = json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))["test"]
+        ids = [material_id for material_id in test_ids if material_id in set(dataset.ids)]
+    else:
+        ids = dataset.ids
+    if not ids:
+        raise ValueError(f"no labelled structure to evaluate {run_dir} on")
+    target = (
+        Path(out_dir) if out_dir is not None else run_dir / ("evaluation" if same else "evaluation_other")
+    )
+    return _evaluate_ids(run_dir, dataset, ids, target)
+
+
+def _settings_fields(data: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(data)
+    fields["debye_waller"] = tuple(sorted(dict(fields.get("debye_waller") or {}).items()))
+    return fields

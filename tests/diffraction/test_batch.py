@@ -135,6 +135,9 @@ def test_bad_structures_are_reported_and_skipped(real_structures: dict) -> None:
         ("bad-occupancy", Cell(np.eye(3) * 4, np.zeros((1, 3)), np.zeros(1, int), ({"Na": 0.7, "Cl": 0.6},))),
         ("too-many-points", _cell(np.eye(3) * 60.0, [[0, 0, 0]], ["Na"])),
     ]
+    crowded = real_structures["LiFePO4"].copy()  # 28 sites: screened one cell at a time
+    crowded.append("O", crowded[3].coords + np.array([0.1, 0.0, 0.0]), coords_are_cartesian=True)
+    bad.append(("overlap-large-cell", crowded))
     items = [good[0], *bad[:5], good[1], *bad[5:], good[2]]
     settings = DiffractionSettings(wavelength="CuKa", cell="input", max_points=50_000)
     results = dict(zip([name for name, _ in items], _check(settings, items), strict=True))
@@ -145,6 +148,7 @@ def test_bad_structures_are_reported_and_skipped(real_structures: dict) -> None:
         assert results[name].name == name
     assert isinstance(results["too-many-points"], PointCapError)
     assert "overlapping atoms" in str(results["across-boundary"])
+    assert "overlapping atoms" in str(results["overlap-large-cell"])
     assert "no xray scattering data for element(s) Es" in str(results["unknown-element"])
     assert "volume is zero" in str(results["zero-volume"])
 
@@ -168,7 +172,7 @@ def test_cases_the_bulk_screen_leaves_to_the_engine_pass_when_valid() -> None:
         assert all(isinstance(r, DiffractionPattern) for r in _check(settings, items))
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow, as in the engine
 def test_non_finite_intensities_give_the_engine_error(real_structures: dict) -> None:
     items = [(name, real_structures[name]) for name in ("Si", "SrTiO3", "LiFePO4", "TiO2")]
     settings = DiffractionSettings(wavelength="CuKa", cell="input", debye_waller={"O": -1e5})

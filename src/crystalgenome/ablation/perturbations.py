@@ -244,19 +244,6 @@ def permute_order(clouds: PointClouds, rng: np.random.Generator) -> PointClouds:
     return clouds.gather(order)
 
 
-def chain(*transforms: Transform) -> Transform:
-    """One transform applying ``transforms`` left to right (with the same generator)."""
-    return functools.partial(_chained, transforms=transforms)
-
-
-def _chained(
-    clouds: PointClouds, rng: np.random.Generator, *, transforms: Sequence[Transform]
-) -> PointClouds:
-    for transform in transforms:
-        clouds = transform(clouds, rng)
-    return clouds
-
-
 # ----------------------------------------------------------------------------- the table
 
 

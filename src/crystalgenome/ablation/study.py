@@ -43,7 +43,7 @@ from crystalgenome.ablation.perturbations import Perturbation, PointClouds
 from crystalgenome.data import LabelThresholds, open_source, task_class_names
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.utils.atomic import atomic_path, atomic_write_text
-from crystalgenome.utils.provenance import fingerprint_strings, run_metadata
+from crystalgenome.utils.provenance import run_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -417,8 +417,3 @@ def failed_record(perturbation: Perturbation, seed: int, error: BaseException | 
         "seconds": 0.0,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def study_fingerprint(plan: dict[str, Any]) -> str:
-    """A short hash of the study's spec, ids and split sizes (for reports)."""
-    return fingerprint_strings([json.dumps(plan["spec"], sort_keys=True), *plan["ids"]])

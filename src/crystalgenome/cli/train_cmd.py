@@ -53,13 +53,17 @@ def train(
     lr: float | None = typer.Option(None, "--lr", help="Initial learning rate."),
     class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
     limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
+    threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
     radiation: str = typer.Option("xray", "--radiation", help="xray or neutron (for sources)."),
     max_miller: int = typer.Option(3, "--max-miller", help="Miller box N (for sources)."),
     cell: str = typer.Option("primitive", "--cell", help="primitive, conventional or input (for sources)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split."""
+    """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split.
+
+    Under torchrun, the processes train one model data-parallel (DDP); see docs/distributed.md.
+    """
     _train(dict(locals()))
 
 
@@ -67,29 +71,35 @@ def train(
 def _train(options: dict[str, Any]) -> None:
     from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.training import TrainConfig
+    from crystalgenome.training.distributed import distributed_session, is_main
     from crystalgenome.workflows import train_task
 
     train_config = TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig()
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
+    overrides["num_threads"] = options["threads"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
     settings = DiffractionSettings(
         radiation=options["radiation"], max_miller=options["max_miller"], cell=options["cell"]
     )
-    result, metrics = train_task(
-        options["data"],
-        options["task"],
-        options["out"],
-        train_config=train_config,
-        model_config=options["model"],
-        settings=settings,
-        thresholds=_thresholds(options["task"], options["threshold"]),
-        split=options["split"],
-        labels=options["labels"],
-        limit=options["limit"],
-        workers=options["workers"],
-        progress=options["progress"],
-    )
+    with distributed_session(train_config.device) as distributed:  # under torchrun: one rank of DDP
+        result, metrics = train_task(
+            options["data"],
+            options["task"],
+            options["out"],
+            train_config=train_config,
+            model_config=options["model"],
+            settings=settings,
+            thresholds=_thresholds(options["task"], options["threshold"]),
+            split=options["split"],
+            labels=options["labels"],
+            limit=options["limit"],
+            workers=options["workers"],
+            progress=options["progress"],
+            distributed=distributed,
+        )
+    if not is_main(distributed):
+        return
     summary: dict[str, Any] = {"run_dir": str(result.run_dir), "best_epoch": result.best_epoch}
     summary["selection_metric"] = result.selection_metric
     if metrics is not None:

@@ -13,12 +13,13 @@ elements, never over reflections:
   selection are bit for bit those of :func:`~crystalgenome.diffraction.pointsets.limiting_sphere_half`;
 - amplitudes are evaluated through :class:`ScatteringModel` once per element of the batch, over
   the points of every cell holding it;
-- phase sums per site composition use the engine's factorisation (per-axis tables, one complex
-  matrix product (h, k) rows × sites @ sites × l per cell and composition), in bulk for cells with
-  the same numbers of sites and compositions;
+- phase sums per site composition use the engine's factorisation: per-axis tables for all sites
+  of a chunk, e_xy per (h, k) row and site, then one complex matrix product (h, k) rows × sites @
+  sites × l per cell and composition (BLAS, so large cells are as fast as in the engine);
 - Friedel mates, patterns and the powder projection are assembled with a few gathers per chunk.
 
-Cells are processed in chunks of about :data:`CHUNK_POINTS` points to bound memory.
+Cells are processed in chunks of about :data:`CHUNK_POINTS` points, which bounds memory and keeps
+arrays small enough to be cheap to allocate.
 """
 
 from __future__ import annotations
@@ -50,13 +51,15 @@ from crystalgenome.structures.validate import MIN_VOLUME
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-CHUNK_POINTS = 200_000
-"""About how many points (first halves of the point sets) one batched step handles; each costs
-roughly 0.5 kB of working memory."""
+CHUNK_POINTS = 50_000
+"""About how many points (first halves of the point sets) one batched step handles, ~0.5 kB of
+working memory each. Small enough that most arrays stay below the 4 MB from which NumPy asks for
+transparent huge pages (whose page faults cost more than they save for short-lived arrays)."""
 
 _SCREEN_PAIRS = 1_000_000  # site pairs per step of the overlap screen
 _SCREEN_MARGIN = 1e-6  # relative margin of the screen; closer cases get the exact per-structure check
 _FULL_IMAGE_CHECK_SITES = 2000  # above this validate_structure checks all 27 images (see has_overlap)
+_DENSE_SCREEN_SITES = 24  # cells with this many sites get their site pairs screened one cell at a time
 
 Result = DiffractionPattern | StructureError
 Prepared = tuple[int, Cell, SymmetryInfo | None]  # (position in the batch, cell to diffract, symmetry)
@@ -197,10 +200,16 @@ def _screen_validation(cells: Sequence[Cell], min_distance: float) -> np.ndarray
 
 
 def _occupancies_valid(cell: Cell) -> bool:
-    return all(
-        all(occ > 0 for occ in composition.values()) and sum(composition.values()) <= 1 + 1e-6
-        for composition in cell.compositions
-    )
+    """Every occupancy in (0, 1] and every site's total at most 1 (NaN is left to the engine)."""
+    for composition in cell.compositions:
+        total = 0.0
+        for occupancy in composition.values():
+            if not occupancy > 0:
+                return False
+            total += occupancy
+        if not total <= 1 + 1e-6:
+            return False
+    return True
 
 
 def _shortest_wrapped_distances(
@@ -209,7 +218,15 @@ def _shortest_wrapped_distances(
     """Shortest distance (Å) between two sites of each chosen cell, fractional differences wrapped
     to [−0.5, 0.5] (inf for one site), over all site pairs of many cells in bounded steps."""
     shortest = np.full(len(sites), np.inf)
-    candidates = np.flatnonzero(chosen & (sites > 1))
+    for cell in np.flatnonzero(chosen & (sites >= _DENSE_SCREEN_SITES)).tolist():  # all pairs at once
+        own = frac[first_site[cell] : first_site[cell] + sites[cell]]
+        diff = own[:, None, :] - own[None, :, :]
+        diff -= np.round(diff)
+        cart = diff.reshape(-1, 3) @ lattices[cell]
+        squared = np.einsum("ij,ij->i", cart, cart).reshape(sites[cell], sites[cell])
+        np.fill_diagonal(squared, np.inf)
+        shortest[cell] = np.sqrt(squared.min())
+    candidates = np.flatnonzero(chosen & (sites > 1) & (sites < _DENSE_SCREEN_SITES))
     pairs = sites[candidates] * (sites[candidates] - 1) // 2
     step_of = np.cumsum(pairs) // _SCREEN_PAIRS
     for step in np.unique(step_of):
@@ -230,12 +247,14 @@ def _shortest_wrapped_distances(
 
 
 def _prepare(
-    calc: DiffractionCalculator, cell: Cell, name: str, *, validated: bool
+    calc: DiffractionCalculator, cell: Cell, name: str, *, validated: bool, known: bool
 ) -> tuple[Cell, SymmetryInfo | None]:
-    """``calc.prepare_cell``, skipping the validation already done by the batch screen."""
+    """``calc.prepare_cell``, skipping the checks already passed in bulk (validation and, when
+    ``known``, scattering data for every element)."""
     if not validated:
         return calc.prepare_cell(cell, name)
-    calc.model.check(cell.elements, name)
+    if not known:
+        calc.model.check(cell.elements, name)
     settings = calc.settings
     return standardise_cell(
         cell, settings.cell, symprec=settings.symprec, backend=settings.symmetry_backend, name=name
@@ -256,9 +275,15 @@ def _prepare_all(
     others go into ``results``."""
     prepared: list[Prepared] = []
     screened = _screen_validation([cells[index] for index in chosen], calc.settings.min_distance)
+    known: dict[str, bool] = {}
     for index, clear in zip(chosen, screened.tolist(), strict=True):
+        symbols = [symbol for composition in cells[index].compositions for symbol in composition]
+        for symbol in symbols:
+            if symbol not in known:
+                known[symbol] = calc.model.known(symbol)
+        all_known = all(known[symbol] for symbol in symbols)
         try:
-            cell, symmetry = _prepare(calc, cells[index], names[index], validated=clear)
+            cell, symmetry = _prepare(calc, cells[index], names[index], validated=clear, known=all_known)
         except StructureError as error:
             results[index] = error
             continue
@@ -420,24 +445,30 @@ def _type_amplitudes(
 
 
 def _phase_tables(frac: np.ndarray, bound: int) -> np.ndarray:
-    """(S, 3, 2B+1, n) tables exp(2πi m x) for m = −B..B of S cells with n sites each, the
-    engine's arithmetic (powers by cumulative products)."""
-    base = np.exp(2j * np.pi * frac.transpose(0, 2, 1))  # (S, 3, n)
-    ones = np.ones((*base.shape[:2], 1, base.shape[2]), dtype=np.complex128)
+    """(n, 3, 2B+1) tables exp(2πi m x) for m = −B..B of n sites, the engine's arithmetic (powers
+    by cumulative products, so every entry equals the engine's for any B)."""
+    base = np.exp(2j * np.pi * frac)  # (n, 3)
+    ones = np.ones((*base.shape, 1), dtype=np.complex128)
     if bound == 0:
         return ones
-    powers = np.cumprod(np.broadcast_to(base[:, :, None, :], (*base.shape[:2], bound, base.shape[2])), axis=2)
+    powers = np.cumprod(np.broadcast_to(base[:, :, None], (*base.shape, bound)), axis=2)
     return np.concatenate([powers[:, :, ::-1].conj(), ones, powers], axis=2)
 
 
-def _sites_by_composition(cells: Sequence[Cell]) -> tuple[np.ndarray, list[list[int]]]:
-    """(S, n, 3) fractional coordinates of cells with n sites each, sites grouped by composition
-    (stable order), and for each cell the end of each composition's group of sites."""
-    types = np.stack([cell.types for cell in cells])
-    order = np.argsort(types, axis=1, kind="stable")
-    frac = np.take_along_axis(np.stack([cell.frac_coords for cell in cells]), order[:, :, None], axis=1)
-    kinds = np.arange(len(cells[0].compositions))
-    return frac, np.cumsum((types[:, :, None] == kinds).sum(axis=1), axis=1).tolist()
+def _sites_by_composition(cells: Sequence[Cell]) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """Fractional coordinates of all sites, each cell's sites grouped by composition (stable),
+    the first site of each cell, and for each cell the end of each composition's group."""
+    sites = np.array([cell.num_sites for cell in cells])
+    kinds = max(len(cell.compositions) for cell in cells)
+    key = np.repeat(np.arange(len(cells)) * kinds, sites) + np.concatenate([cell.types for cell in cells])
+    order = np.argsort(key, kind="stable")
+    frac = np.concatenate([cell.frac_coords for cell in cells])[order]
+    per_type = np.bincount(key, minlength=len(cells) * kinds).reshape(len(cells), kinds)
+    ends = [
+        ends[: len(cell.compositions)]
+        for cell, ends in zip(cells, np.cumsum(per_type, axis=1).tolist(), strict=True)
+    ]
+    return frac, np.cumsum(sites) - sites, ends
 
 
 def _rows(hkl: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -454,49 +485,60 @@ def _rows(hkl: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _type_sums(cells: Sequence[Cell], hkl: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(N, T) phase sums S_t(hkl) = Σ_{j of composition t} exp(2πi hkl·x_j) of the points of cells
-    that all have the same numbers n of sites and T of compositions.
+    """Phase sums S_t(hkl) = Σ_{j of composition t} exp(2πi hkl·x_j) of every (point, site
+    composition), in the layout of :func:`_type_amplitudes`.
 
     As in the engine, phases factorise per axis, e_xy = eₓ[h] e_y[k] per (h, k) row, and each
     cell's sums are matrix products (rows) × (sites of t) @ (sites of t) × (l), one per t, whose
     entries are then gathered at the points.
     """
-    sites, kinds = cells[0].num_sites, len(cells[0].compositions)
-    frac, type_ends = _sites_by_composition(cells)
+    frac, site_first, type_ends = _sites_by_composition(cells)
+    sites = np.array([cell.num_sites for cell in cells])
     bound = int(np.abs(hkl).max())
     width = 2 * bound + 1
-    tables = _phase_tables(np.mod(frac, 1.0), bound)  # (S, 3, W, n)
-    flat = tables.reshape(-1, sites)
+    tables = _phase_tables(np.mod(frac, 1.0), bound)  # (all sites, 3, W)
+    flat = tables.reshape(-1)
     starts, row_index, row_cell, rows_per_cell = _rows(hkl, counts)
-    table_row = row_cell * (3 * width) + bound
-    xy = flat.take(table_row + hkl[starts, 0], axis=0)
-    xy *= flat.take(table_row + width + hkl[starts, 1], axis=0)  # (rows, n)
-    row_first = np.cumsum(rows_per_cell) - rows_per_cell
+    # e_xy of every (row, site of its cell), row-major per cell.
+    row_sites = sites[row_cell]
+    pair_site = np.repeat(site_first[row_cell], row_sites) + _segment_positions(row_sites)
+    xy = flat.take(pair_site * (3 * width) + np.repeat(hkl[starts, 0] + bound, row_sites))
+    xy *= flat.take(pair_site * (3 * width) + width + np.repeat(hkl[starts, 1] + bound, row_sites))
+    pair_first = np.cumsum(rows_per_cell * sites) - rows_per_cell * sites
     l_bound = np.maximum.reduceat(np.abs(hkl[:, 2]), np.cumsum(counts) - counts)
     l_width = 2 * l_bound + 1
+    kinds = np.array([len(cell.compositions) for cell in cells])
     block = kinds * rows_per_cell * l_width  # per cell: (T, rows, 2 l_bound + 1)
     block_first = np.cumsum(block) - block
     sums = np.empty(int(block.sum()), dtype=np.complex128)
-    for cell, (first, rows, lb, start) in enumerate(
-        zip(row_first.tolist(), rows_per_cell.tolist(), l_bound.tolist(), block_first.tolist(), strict=True)
+    for cell, (first, size, rows, lb, start, ends) in enumerate(
+        zip(
+            site_first.tolist(),
+            sites.tolist(),
+            rows_per_cell.tolist(),
+            l_bound.tolist(),
+            block_first.tolist(),
+            type_ends,
+            strict=True,
+        )
     ):
-        z = tables[cell, 2, bound - lb : bound + lb + 1].T  # (n, 2 lb + 1)
-        out = sums[start : start + kinds * rows * (2 * lb + 1)].reshape(kinds, rows, 2 * lb + 1)
-        for t, (low, high) in enumerate(itertools.pairwise([0, *type_ends[cell]])):
-            _matmul_rows(xy[first : first + rows, low:high], z[low:high], out[t])
+        z = tables[first : first + size, 2, bound - lb : bound + lb + 1]  # (n, 2 lb + 1)
+        xy_cell = xy[pair_first[cell] : pair_first[cell] + rows * size].reshape(rows, size)
+        out = sums[start : start + len(ends) * rows * (2 * lb + 1)].reshape(len(ends), rows, 2 * lb + 1)
+        for t, (low, high) in enumerate(itertools.pairwise([0, *ends])):
+            _matmul_rows(xy_cell[:, low:high], z[low:high], out[t])
+    row_first = np.cumsum(rows_per_cell) - rows_per_cell
     row_base = block_first[row_cell] + (np.arange(starts.shape[0]) - row_first[row_cell]) * l_width[row_cell]
-    index = row_base[row_index] + hkl[:, 2] + np.repeat(l_bound, counts)
-    if kinds == 1:
-        return sums.take(index)[:, None]
-    plane = (rows_per_cell * l_width)[row_cell]
-    return sums.take(index[:, None] + plane[row_index][:, None] * np.arange(kinds))
+    point_base = row_base[row_index] + hkl[:, 2] + np.repeat(l_bound, counts)
+    point_kinds = np.repeat(kinds, counts)
+    plane = np.repeat(rows_per_cell * l_width, counts * kinds)
+    return sums.take(np.repeat(point_base, point_kinds) + _segment_positions(point_kinds) * plane)
 
 
 def _diffract_chunk(
     calc: DiffractionCalculator, names: list[str], chunk: list[Prepared]
 ) -> list[DiffractionPattern | None]:
-    """Patterns of prepared cells sorted by (sites, compositions); None where an intensity is not
-    finite."""
+    """Patterns of prepared cells; None where an intensity is not finite."""
     settings = calc.settings
     cells = [cell for _, cell, _ in chunk]
     lattices = _lattices(cells)
@@ -506,21 +548,13 @@ def _diffract_chunk(
     else:
         hkl, g, g_squared, counts = _sphere_half_points(lattices, reciprocals, settings.g_max)
     amplitudes = _type_amplitudes(calc, cells, g_squared / 4.0, counts)
-    point_first = np.cumsum(counts) - counts
-    kinds = np.array([len(cell.compositions) for cell in cells])
-    amplitude_first = np.cumsum(counts * kinds) - counts * kinds
-    shape = np.array([[cell.num_sites, len(cell.compositions)] for cell in cells])
-    group_first = np.flatnonzero(np.concatenate([[True], np.any(shape[1:] != shape[:-1], axis=1)]))
-    factor_real = np.empty(hkl.shape[0])
-    factor_imag = np.empty(hkl.shape[0])
-    for first, last in zip(group_first, [*group_first[1:].tolist(), len(cells)], strict=True):
-        start, end = point_first[first], point_first[last - 1] + counts[last - 1]
-        sums = _type_sums(cells[first:last], hkl[start:end], counts[first:last])
-        weights = amplitudes[amplitude_first[first] : amplitude_first[first] + sums.size].reshape(sums.shape)
-        factor_real[start:end] = np.einsum("pt,pt->p", weights, sums.real)
-        factor_imag[start:end] = np.einsum("pt,pt->p", weights, sums.imag)
+    sums = _type_sums(cells, hkl, counts)
+    kinds = np.repeat([len(cell.compositions) for cell in cells], counts)
+    entry_first = np.cumsum(kinds) - kinds
+    factor_real = np.add.reduceat(amplitudes * sums.real, entry_first)
+    factor_imag = np.add.reduceat(amplitudes * sums.imag, entry_first)
     intensity = (factor_real**2 + factor_imag**2) / np.repeat(_squares(_volumes(lattices)), counts)
-    finite = np.logical_and.reduceat(np.isfinite(intensity), point_first)
+    finite = np.logical_and.reduceat(np.isfinite(intensity), np.cumsum(counts) - counts)
     return _assemble(calc, names, chunk, (hkl, g, g_squared, intensity), counts, finite)
 
 
@@ -577,7 +611,7 @@ def _assemble(
 
 
 _KEY_BITS = 25  # 2θ ≤ 180° is at most 1.8e7 steps of TWO_THETA_TOL
-_POWDER_POINTS = 1 << 21  # half-set points per step of the batched powder projection
+_POWDER_POINTS = 1 << 16  # points per step of the powder projection: small arrays, cache-friendly
 
 
 def _powder_steps(sizes: np.ndarray) -> list[slice]:

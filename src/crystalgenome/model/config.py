@@ -39,7 +39,7 @@ class ModelConfig:
 
     in_channels: int = 4
     num_classes: int = 2
-    point_widths: tuple[int, ...] = (64, 128, 256)
+    point_widths: tuple[int, ...] = (64, 128, 128)
     head_widths: tuple[int, ...] = (128,)
     dropout: float = 0.2
     relu_before_pool: bool = False

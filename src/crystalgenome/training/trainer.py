@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from crystalgenome.training.metrics import classification_metrics, selection_sco
 from crystalgenome.training.predict import model_probabilities, rotation_invariance
 from crystalgenome.utils.atomic import atomic_path, atomic_write_text
 from crystalgenome.utils.provenance import run_metadata
+
+if TYPE_CHECKING:
+    from crystalgenome.training.distributed import DistributedContext
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +206,13 @@ def train_one_epoch(
     loss_weights: torch.Tensor | None,
     progress: bool = False,
     description: str = "train",
+    distributed: DistributedContext | None = None,
 ) -> dict[str, float]:
-    """One pass over the training split in a random order; returns mean loss, accuracy, samples/s."""
+    """One pass over the training split in a random order; returns mean loss, accuracy, samples/s.
+
+    With ``distributed``, every rank draws the same global batches and rotations (the same ``generator``
+    state) and trains on its slice of each; the returned numbers are over all ranks.
+    """
     model.train()
     device = inputs.device
     order = train_index[torch.randperm(train_index.numel(), generator=generator)]
@@ -225,6 +233,8 @@ def train_one_epoch(
                 max_angle_degrees=config.rotation_range,
                 permute=config.permute,
             )
+        if distributed is not None:
+            points, point_mask, target = distributed.shard(points, point_mask, target)
         logits = model(points, point_mask)
         loss = cross_entropy(logits, target, weight=loss_weights, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -234,6 +244,8 @@ def train_one_epoch(
         correct += int((logits.argmax(dim=1) == target).sum())
         seen += target.numel()
     elapsed = time.perf_counter() - start
+    if distributed is not None:
+        loss_sum, correct, seen = distributed.sum(loss_sum, correct, seen)
     return {
         "train_loss": loss_sum / max(seen, 1),
         "train_accuracy": correct / max(seen, 1),
@@ -321,6 +333,8 @@ class _Session:
             "finished": False,
         }
     )
+    distributed: DistributedContext | None = None
+    wrapped: nn.Module | None = None  # the model in DistributedDataParallel, when distributed
 
     def checkpoint(self, identity: dict[str, Any], *, full: bool) -> dict[str, Any]:
         """best.pt content (weights + identity + metrics), or last.pt content when ``full``."""
@@ -376,7 +390,10 @@ def _default_fingerprint(points: np.ndarray, mask: np.ndarray | None, data: _Dat
 def _start_or_resume(
     session: _Session, run_dir: Path, identity: dict[str, Any], ids: list[str], data: _Data, *, resume: bool
 ) -> None:
-    """Restore last.pt (checking it is the same run), or create the run folder's static files."""
+    """Restore last.pt (checking it is the same run), or create the run folder's static files.
+
+    With ``session.distributed``, every rank restores last.pt and only rank 0 writes files.
+    """
     last_path = run_dir / "last.pt"
     if last_path.exists():
         if not resume:
@@ -388,6 +405,8 @@ def _start_or_resume(
         session.restore(checkpoint)
         logger.info("resuming %s after epoch %d", run_dir, session.state["epoch"])
         return
+    if session.distributed is not None and not session.distributed.is_main:
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     static = {key: value for key, value in identity.items() if key != "data_fingerprint"}
     _write_json(run_dir / "config.json", static)
@@ -396,6 +415,8 @@ def _start_or_resume(
         "device": str(next(session.model.parameters()).device),
         "num_samples": int(data.labels.size),
     }
+    if session.distributed is not None:
+        extra["distributed"] = session.distributed.describe()
     seed = identity["train_config"]["seed"]
     metadata = run_metadata(identity, seed=seed, data_fingerprint=identity["data_fingerprint"])
     _write_json(run_dir / "metadata.json", metadata | extra)
@@ -410,7 +431,7 @@ def _epoch(
     started = time.perf_counter()
     row: dict[str, Any] = {"epoch": epoch, "lr": session.optimizer.param_groups[0]["lr"]}
     row |= train_one_epoch(
-        session.model,
+        session.model if session.wrapped is None else session.wrapped,
         session.optimizer,
         data.inputs,
         data.mask,
@@ -421,11 +442,13 @@ def _epoch(
         loss_weights=loss_weights,
         progress=progress,
         description=f"epoch {epoch}",
+        distributed=session.distributed,
     )
     session.scheduler.step()
     has_val = data.splits["val"].size > 0
     score = row["train_accuracy"]
-    if has_val:
+    validates = has_val and (session.distributed is None or session.distributed.is_main)
+    if validates:  # a distributed run gets rank 0's numbers below
         val_row, score = _validation_row(
             session.model, *data.part("val"), config.validation_rotations, config
         )
@@ -441,6 +464,8 @@ def _epoch(
     patience = config.early_stopping_patience
     stop_early = has_val and patience is not None and state["stale"] >= patience
     state["finished"] = epoch >= config.epochs or stop_early
+    if session.distributed is not None:  # rank 0's validation, best epoch and early-stopping decision
+        session.state, row = session.distributed.broadcast((state, row))
     return row
 
 
@@ -459,6 +484,7 @@ def train(
     resume: bool = True,
     progress: bool = True,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainResult:
     """Train a PointNet classifier and write a run folder (see the module docstring).
 
@@ -478,6 +504,9 @@ def train(
             existing run folder is an error.
         progress: show tqdm progress bars.
         on_epoch_end: called with each epoch's metrics row after the checkpoints are written.
+        distributed: train data-parallel across the ranks of a process group (see
+            :mod:`crystalgenome.training.distributed`); call on every rank with the same arguments.
+            Only rank 0 writes ``out_dir``; every rank returns the same result.
     """
     config = config or TrainConfig()
     class_names = [str(name) for name in class_names]
@@ -489,6 +518,11 @@ def train(
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    if distributed is not None:
+        distributed.check_batch_size(config.batch_size)
+        device = distributed.rank_device(device)
+        progress = progress and distributed.is_main
+    writes = distributed is None or distributed.is_main
     data = _prepare_data(points, mask, labels, split, len(class_names), normalisation, device)
     ids = [str(item) for item in (ids if ids is not None else range(data.labels.size))]
     identity = {
@@ -505,6 +539,7 @@ def train(
     session = _Session(
         model, optimizer, _make_scheduler(optimizer, config), torch.Generator().manual_seed(config.seed)
     )
+    session.distributed = distributed
     train_labels = data.labels[data.splits["train"]]
     loss_weights = (
         class_weights(train_labels, len(class_names)).to(device)
@@ -512,6 +547,8 @@ def train(
         else None
     )
     _start_or_resume(session, run_dir, identity, ids, data, resume=resume)
+    if distributed is not None:
+        session.wrapped = distributed.wrap(model)
 
     bar = _progress(
         None,
@@ -523,10 +560,11 @@ def train(
     )
     while not session.state["finished"] and session.state["epoch"] < config.epochs:
         row = _epoch(session, data, config, loss_weights, progress)
-        if row["best"]:
-            _save_torch(session.checkpoint(identity, full=False), run_dir / "best.pt")
-        _save_torch(session.checkpoint(identity, full=True), run_dir / "last.pt")
-        _write_metrics_tables(run_dir, session.state["history"])
+        if writes:
+            if row["best"]:
+                _save_torch(session.checkpoint(identity, full=False), run_dir / "best.pt")
+            _save_torch(session.checkpoint(identity, full=True), run_dir / "last.pt")
+            _write_metrics_tables(run_dir, session.state["history"])
         logger.info(
             "epoch %d: %s",
             row["epoch"],
@@ -539,6 +577,8 @@ def train(
             on_epoch_end(row)
     if progress:
         bar.close()
+    if distributed is not None:
+        distributed.barrier()  # rank 0 has written best.pt
     return _finish(run_dir, session, data, class_names, normalisation, config)
 
 
@@ -554,12 +594,15 @@ def _finish(
     model, state = session.model, session.state
     model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model_state"])
     model.eval()
+    writes = session.distributed is None or session.distributed.is_main
     results = {
         name: _split_metrics(model, *data.part(name), class_names, config, invariance=name == "test")
-        if data.splits[name].size
+        if data.splits[name].size and writes
         else None
         for name in ("val", "test")
     }
+    if session.distributed is not None:  # rank 0 evaluated
+        results = session.distributed.broadcast(results)
     has_val = data.splits["val"].size > 0
     stopped_early = state["epoch"] < config.epochs
     summary = {
@@ -573,7 +616,8 @@ def _finish(
         "val": results["val"],
         "test": results["test"],
     }
-    _write_json(run_dir / "summary.json", summary)
+    if writes:
+        _write_json(run_dir / "summary.json", summary)
     return TrainResult(
         run_dir=run_dir,
         model=model,

@@ -16,6 +16,7 @@ from crystalgenome.figures import evaluate
 from crystalgenome.model import ModelConfig
 from crystalgenome.training import TrainConfig, TrainResult, load_run, train
 from crystalgenome.training.dataset import TaskDataset, load_task_dataset
+from crystalgenome.training.distributed import DistributedContext, is_main, main_first
 from crystalgenome.utils.atomic import atomic_write_text
 
 DATASET_FILE = "dataset.json"
@@ -76,22 +77,27 @@ def train_task(
     workers: int = 2,
     progress: bool = True,
     evaluate_test: bool = True,
+    distributed: DistributedContext | None = None,
 ) -> tuple[TrainResult, dict[str, Any] | None]:
     """Featurize (once, cached) ``data``, train ``task`` and evaluate the best epoch on the test split.
 
     The run folder gets ``dataset.json`` (what the run was trained on) next to the training files,
     and ``evaluation/`` (metrics with 95% intervals, predictions, figures) when ``evaluate_test``.
     Returns the training result and the test metrics (None without a test split or evaluation).
+    With ``distributed`` (under torchrun), rank 0 featurizes first, trains with the other ranks and
+    alone writes and evaluates the run; the other ranks return None metrics.
     """
     paths = [data] if isinstance(data, str | Path | Source) else list(data)
     train_config = train_config or TrainConfig()
     settings = settings or DiffractionSettings()
     thresholds = thresholds or LabelThresholds()
     seed = train_config.seed if split_seed is None else split_seed
-    dataset = load_task_dataset(
-        paths, task, settings=settings, thresholds=thresholds, split=split, seed=seed,
-        labels=labels, workers=workers, limit=limit, progress=progress,
-    )  # fmt: skip
+    progress = progress and is_main(distributed)
+    with main_first(distributed):  # rank 0 fills the feature cache, then the others read it
+        dataset = load_task_dataset(
+            paths, task, settings=settings, thresholds=thresholds, split=split, seed=seed,
+            labels=labels, workers=workers, limit=limit, progress=progress,
+        )  # fmt: skip
     store_settings = _store_settings(dataset)
     record = _dataset_record(
         dataset,
@@ -104,15 +110,16 @@ def train_task(
         limit=limit,
     )
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
+    if is_main(distributed):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
     result = train(
         dataset.points, dataset.mask, dataset.labels, _split_names(dataset), dataset.class_names,
         config=train_config, model_config=model_config, out_dir=out_dir, ids=dataset.ids,
-        data_fingerprint=dataset.fingerprint, progress=progress,
+        data_fingerprint=dataset.fingerprint, progress=progress, distributed=distributed,
     )  # fmt: skip
     metrics = None
-    if evaluate_test and dataset.split.test:
+    if evaluate_test and dataset.split.test and is_main(distributed):
         metrics = _evaluate_ids(out_dir, dataset, dataset.split.test, out_dir / "evaluation")
     return result, metrics
 

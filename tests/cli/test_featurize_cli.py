@@ -19,7 +19,7 @@ from crystalgenome.cli.app import app
 from crystalgenome.data import open_source
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
 from crystalgenome.store import FeatureStore, StoreError, featurize
-from tests.store.store_fixtures import first_cifs, write_generic_folder
+from tests.store.store_fixtures import assert_same_points, first_cifs, write_generic_folder
 
 EXE = [sys.executable, "-m", "crystalgenome"]
 
@@ -62,7 +62,7 @@ def test_featurize_real_subset_matches_calculator(cgcnn_dir: Path, tmp_path: Pat
     calculator = DiffractionCalculator(DiffractionSettings())
     for row, record in enumerate(source.iter_raw(store.ids)):
         expected = calculator.compute(record.to_cell(), name=record.material_id)
-        np.testing.assert_array_equal(points[row], expected.point_cloud(np.float32))
+        assert_same_points(points[row], expected.point_cloud(np.float32))
     labels = store.labels()
     expected_gaps = source.labels().loc[store.ids, "band_gap"]
     np.testing.assert_array_equal(labels["band_gap"].to_numpy(), expected_gaps.to_numpy())

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from crystalgenome.data import RawRecord, Source
 
 NUM_REAL = 120
@@ -126,3 +128,12 @@ class CrashingSource(TextSource):
     def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord | CrashingRecord]:
         for record in super().iter_raw(ids):
             yield CrashingRecord(record.material_id) if record.material_id == "crash" else record
+
+
+def assert_same_points(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Stored points equal the engine's: identical g; intensities equal to ~1e-16 of the strongest
+    (shards are computed with the batched engine, whose sums may round differently)."""
+    np.testing.assert_array_equal(actual[:, :3], expected[:, :3])
+    np.testing.assert_allclose(
+        actual[:, 3], expected[:, 3], rtol=1e-6, atol=1e-12 * float(expected[:, 3].max())
+    )

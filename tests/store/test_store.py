@@ -16,7 +16,13 @@ from crystalgenome.store import Backend, FeatureStore, StoreError, featurize, pl
 from crystalgenome.store.executors import run_shards
 from crystalgenome.store.shard import ShardTask
 from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry
-from tests.store.store_fixtures import BROKEN_CIF, OVERLAPPING_CIF, CrashingSource, TextSource
+from tests.store.store_fixtures import (
+    BROKEN_CIF,
+    OVERLAPPING_CIF,
+    CrashingSource,
+    TextSource,
+    assert_same_points,
+)
 
 
 def _subset(texts: dict[str, str], count: int) -> dict[str, str]:
@@ -46,7 +52,7 @@ def test_round_trip_equals_calculator(real_cif_texts: dict[str, str], tmp_path: 
     for row, material_id in enumerate(texts):
         cell = RawRecord(material_id, texts[material_id], "cif").to_cell()
         pattern = calculator.compute(cell, name=material_id)
-        np.testing.assert_array_equal(points[row], pattern.point_cloud(np.float32))
+        assert_same_points(points[row], pattern.point_cloud(np.float32))
         np.testing.assert_array_equal(hkl[row], pattern.hkl)
         np.testing.assert_array_equal(lattices[row], pattern.lattice)
         symmetry = analyse_symmetry(cell, symprec=0.1)
@@ -91,7 +97,7 @@ def test_limiting_sphere_is_padded_with_a_mask(real_cif_texts: dict[str, str], t
         expected = calculator.compute(
             RawRecord(material_id, texts[material_id], "cif").to_cell(), name=material_id
         )
-        np.testing.assert_array_equal(points[row, mask[row]], expected.point_cloud(np.float32))
+        assert_same_points(points[row, mask[row]], expected.point_cloud(np.float32))
         assert not points[row, ~mask[row]].any()
 
 

@@ -54,6 +54,18 @@ TIMING_COLUMNS = {"seconds", "train_samples_per_s"}
 TOLERANCE = 0.08
 
 
+def _run(command: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a command; on timeout stop it with SIGTERM, which torchrun forwards to its workers."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            stdout, stderr = process.communicate(timeout=60)
+            pytest.fail(f"{command[:6]} timed out (ranks out of step?): {stderr[-2000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -78,7 +90,7 @@ def runs(cgcnn_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         parent = root / name
         parent.mkdir()
         command = _train_command(launcher, cgcnn_dir, parent / "run", model)
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        result = _run(command)
         assert result.returncode == 0, result.stderr[-3000:]
         summary = json.loads(result.stdout)  # exactly one JSON summary: only rank 0 prints
         assert summary["run_dir"] == str(parent / "run")
@@ -210,7 +222,7 @@ def test_ranks_stay_in_sync(cgcnn_dir: Path, tmp_path: Path) -> None:
     """After an epoch on different slices of the same batches, DDP leaves identical weights on both
     ranks; without it (the control) the weights differ. Both draw the same batches and rotations."""
     command = [*TORCHRUN, __file__, str(cgcnn_dir), str(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    result = _run(command)
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0["ddp"]["weights"] == rank1["ddp"]["weights"]

@@ -54,6 +54,7 @@ def train(
     class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
     limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
     threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's)."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
     radiation: str = typer.Option("xray", "--radiation", help="xray or neutron (for sources)."),
     max_miller: int = typer.Option(3, "--max-miller", help="Miller box N (for sources)."),
@@ -77,6 +78,7 @@ def _train(options: dict[str, Any]) -> None:
     train_config = TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig()
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
     overrides["num_threads"] = options["threads"]
+    overrides["device"] = options["device"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
     settings = DiffractionSettings(

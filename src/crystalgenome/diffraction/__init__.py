@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crystalgenome.diffraction.batch import compute_batch, powder_batch
 from crystalgenome.diffraction.engine import (
     DiffractionCalculator,
     diffract,
@@ -31,12 +32,14 @@ __all__ = [
     "ScatteringModel",
     "UnitScattering",
     "XRayScattering",
+    "compute_batch",
     "diffract",
     "friedel_half_intensities",
     "half_to_full",
     "limiting_sphere",
     "lorentz_polarisation",
     "miller_box",
+    "powder_batch",
     "powder_pattern",
     "reciprocal_lattice",
     "resolve_wavelength",

@@ -412,13 +412,17 @@ def _type_amplitudes(
     factor, times the occupancy; several elements of one composition summed in symbol order).
     """
     # One entry per (cell, composition, element), as plain lists of numbers.
-    owner, slot, symbol, occupancy = [], [], [], []
+    owner: list[int] = []
+    slot: list[int] = []
+    symbol: list[str] = []
+    occupancy: list[float] = []
     for index, cell in enumerate(cells):
         for t, composition in enumerate(cell.compositions):
-            owner.extend([index] * len(composition))
-            slot.extend([t] * len(composition))
-            symbol.extend(composition)
-            occupancy.extend(composition.values())
+            for name, fraction in composition.items():
+                owner.append(index)
+                slot.append(t)
+                symbol.append(name)
+                occupancy.append(fraction)
     symbols, element = np.unique(np.array(symbol), return_inverse=True)
     by_element = np.argsort(element.ravel(), kind="stable")
     owner_arr, slot_arr, occupancy_arr = (np.array(column)[by_element] for column in (owner, slot, occupancy))
@@ -455,10 +459,11 @@ def _phase_tables(frac: np.ndarray, bound: int) -> np.ndarray:
     return np.concatenate([powers[:, :, ::-1].conj(), ones, powers], axis=2)
 
 
-def _sites_by_composition(cells: Sequence[Cell]) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+def _sites_by_composition(
+    cells: Sequence[Cell], sites: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
     """Fractional coordinates of all sites, each cell's sites grouped by composition (stable),
     the first site of each cell, and for each cell the end of each composition's group."""
-    sites = np.array([cell.num_sites for cell in cells])
     kinds = max(len(cell.compositions) for cell in cells)
     key = np.repeat(np.arange(len(cells)) * kinds, sites) + np.concatenate([cell.types for cell in cells])
     order = np.argsort(key, kind="stable")
@@ -492,8 +497,8 @@ def _type_sums(cells: Sequence[Cell], hkl: np.ndarray, counts: np.ndarray) -> np
     cell's sums are matrix products (rows) × (sites of t) @ (sites of t) × (l), one per t, whose
     entries are then gathered at the points.
     """
-    frac, site_first, type_ends = _sites_by_composition(cells)
-    sites = np.array([cell.num_sites for cell in cells])
+    sites = np.array([cell.frac_coords.shape[0] for cell in cells])
+    frac, site_first, type_ends = _sites_by_composition(cells, sites)
     bound = int(np.abs(hkl).max())
     width = 2 * bound + 1
     tables = _phase_tables(np.mod(frac, 1.0), bound)  # (all sites, 3, W)

@@ -24,6 +24,7 @@ Shard file layout (n featurized structures, P = the largest point count in the s
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +33,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crystalgenome.data import cell_reduced_formula
-from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
+from crystalgenome.diffraction import DiffractionCalculator, DiffractionPattern, DiffractionSettings
+from crystalgenome.diffraction.batch import compute_batch
 from crystalgenome.errors import StructureError
 from crystalgenome.store.layout import FORMAT_VERSION
-from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry
+from crystalgenome.structures import CRYSTAL_SYSTEMS, Cell, analyse_symmetry
 from crystalgenome.utils.provenance import fingerprint_strings
 
 if TYPE_CHECKING:
     from crystalgenome.data import RawRecord
 
 _SYSTEM_INDEX = {name: index for index, name in enumerate(CRYSTAL_SYSTEMS)}
+logger = logging.getLogger(__name__)
+
 _calculators: dict[DiffractionSettings, DiffractionCalculator] = {}
 
 
@@ -97,17 +101,22 @@ def featurize_record(record: RawRecord, settings: DiffractionSettings) -> Struct
     Raises:
         StructureError: naming the material id, when the record cannot be parsed or diffracted.
     """
-    name = record.material_id
     cell = record.to_cell()
-    pattern = calculator_for(settings).compute(cell, name=name)
+    return _features(
+        record.material_id, cell, calculator_for(settings).compute(cell, name=record.material_id)
+    )
+
+
+def _features(name: str, cell: Cell, pattern: DiffractionPattern) -> StructureFeatures:
+    settings = pattern.settings
     symmetry = pattern.symmetry or analyse_symmetry(
         cell, symprec=settings.symprec, backend=settings.symmetry_backend, name=name
     )
     return StructureFeatures(
         material_id=name,
         points=pattern.point_cloud(np.float32),
-        hkl=pattern.hkl,
-        lattice=pattern.lattice,
+        hkl=np.array(pattern.hkl),
+        lattice=np.array(pattern.lattice),
         space_group_number=symmetry.number,
         crystal_system=symmetry.crystal_system,
         is_ordered=cell.is_ordered,
@@ -116,28 +125,58 @@ def featurize_record(record: RawRecord, settings: DiffractionSettings) -> Struct
     )
 
 
-def _featurize_or_reason(record: RawRecord, settings: DiffractionSettings) -> StructureFeatures | str:
-    """The features, or the reason they could not be computed (one structure never stops a shard)."""
-    try:
-        return featurize_record(record, settings)
-    except StructureError as error:
+def _reason(error: Exception) -> str:
+    if isinstance(error, StructureError):
         return error.reason
-    except Exception as error:
-        return f"unexpected {type(error).__name__}: {error}"
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def _featurize_records(
+    records: Sequence[RawRecord], settings: DiffractionSettings
+) -> list[StructureFeatures | str]:
+    """Features of each record, or the reason they could not be computed (one structure never stops a
+    shard). Parsing is per record; the patterns are computed together with the batched engine."""
+    outcomes: list[StructureFeatures | str] = [""] * len(records)
+    parsed: list[tuple[int, Cell]] = []
+    for position, record in enumerate(records):
+        try:
+            parsed.append((position, record.to_cell()))
+        except Exception as error:
+            outcomes[position] = _reason(error)
+    try:
+        patterns = compute_batch(
+            calculator_for(settings), [(records[i].material_id, cell) for i, cell in parsed]
+        )
+    except Exception as error:  # fall back to one at a time, so one bad structure stays one skip
+        logger.warning("batched diffraction failed (%s); computing structures one at a time", error)
+        patterns = []
+        for position, cell in parsed:
+            try:
+                patterns.append(calculator_for(settings).compute(cell, name=records[position].material_id))
+            except Exception as single_error:
+                patterns.append(single_error)
+    for (position, cell), pattern in zip(parsed, patterns, strict=True):
+        name = records[position].material_id
+        try:
+            if isinstance(pattern, Exception):
+                raise pattern
+            outcomes[position] = _features(name, cell, pattern)
+        except Exception as error:
+            outcomes[position] = _reason(error)
+    return outcomes
 
 
 def compute_shard(task: ShardTask) -> ShardResult:
     """Featurize every record of a shard; ids without a record are reported as skipped."""
     by_id = {record.material_id: record for record in task.records}
+    present = [by_id[material_id] for material_id in task.ids if material_id in by_id]
+    outcome_of = dict(
+        zip((r.material_id for r in present), _featurize_records(present, task.settings), strict=True)
+    )
     featurized: list[StructureFeatures] = []
     skipped: list[tuple[str, str]] = []
     for material_id in task.ids:
-        record = by_id.get(material_id)
-        outcome = (
-            "no record for this id in the source"
-            if record is None
-            else _featurize_or_reason(record, task.settings)
-        )
+        outcome = outcome_of.get(material_id, "no record for this id in the source")
         if isinstance(outcome, str):
             skipped.append((material_id, outcome))
         else:

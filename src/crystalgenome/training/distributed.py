@@ -99,7 +99,9 @@ class DistributedContext:
 
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` (any picklable object), on every rank."""
-        return value
+        holder = [value]
+        dist.broadcast_object_list(holder, src=0, device=self.collective_device)
+        return holder[0]
 
     def barrier(self) -> None:
         """Wait until every rank reaches this point."""

@@ -40,9 +40,10 @@ def row(run: Path) -> str | None:
     data = " + ".join(Path(p).name for p in dataset["data"])
     if dataset.get("labels"):
         data += f" (+ {Path(dataset['labels']).parent.name})"
-    extra = f"accuracy {metrics['accuracy']['value']:.3f}" if name != "accuracy" else ""
-    extra += f"; balanced acc. {metrics['balanced_accuracy']['value']:.3f}"
-    extra += f"; rotation invariance {metrics['rotation_invariance']['value']:.3f}"
+    also = [] if name == "accuracy" else [f"accuracy {metrics['accuracy']['value']:.3f}"]
+    also.append(f"balanced acc. {metrics['balanced_accuracy']['value']:.3f}")
+    also.append(f"rotation invariance {metrics['rotation_invariance']['value']:.3f}")
+    extra = "; ".join(also)
     train_config = config["train_config"]
     epochs, seed = train_config["epochs"], train_config["seed"]
     diffraction = dataset["diffraction"]

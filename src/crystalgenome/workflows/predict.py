@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
+from crystalgenome.diffraction import DiffractionCalculator
 from crystalgenome.errors import StructureError
+from crystalgenome.store import settings_from_dict
 from crystalgenome.structures import Cell, is_structure_file, read_structure
 from crystalgenome.training import load_run
-from crystalgenome.workflows.tasks import _settings_fields, read_dataset_record
+from crystalgenome.workflows.tasks import read_dataset_record
 
 BATCH_FILES = 512
 """Files diffracted and predicted per batch (bounds memory for thousands of files)."""
@@ -75,7 +76,7 @@ def predict_files(
     data layer's (e.g. ``metal``/``insulator``, lower-case crystal systems).
     """
     run = load_run(run_dir)
-    settings = DiffractionSettings(**_settings_fields(read_dataset_record(run_dir)["diffraction"]))
+    settings = settings_from_dict(read_dataset_record(run_dir)["diffraction"])
     calculator = DiffractionCalculator(settings)
     result = PredictionResult()
     for batch in _batches(collect_structure_files(paths), batch_files):

@@ -14,6 +14,7 @@ from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.figures import evaluate
 from crystalgenome.model import ModelConfig
+from crystalgenome.store import settings_from_dict
 from crystalgenome.training import TrainConfig, TrainResult, load_run, train
 from crystalgenome.training.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training.distributed import DistributedContext, is_main, main_first
@@ -171,7 +172,7 @@ def evaluate_task(
     paths = recorded if data is None else ([data] if isinstance(data, str | Path) else list(data))
     same = sorted(str(Path(p).resolve()) for p in paths) == sorted(recorded)
     dataset = load_task_dataset(
-        paths, record["task"], settings=DiffractionSettings(**_settings_fields(record["diffraction"])),
+        paths, record["task"], settings=settings_from_dict(record["diffraction"]),
         thresholds=LabelThresholds(**record["thresholds"]), split="random",
         labels=labels if labels is not None else (record["labels"] if same else None),
         workers=workers, limit=record["limit"] if same else None, progress=progress,
@@ -192,9 +193,3 @@ def evaluate_task(
         Path(out_dir) if out_dir is not None else run_dir / ("evaluation" if same else "evaluation_other")
     )
     return _evaluate_ids(run_dir, dataset, ids, target)
-
-
-def _settings_fields(data: dict[str, Any]) -> dict[str, Any]:
-    fields = dict(data)
-    fields["debye_waller"] = tuple(sorted(dict(fields.get("debye_waller") or {}).items()))
-    return fields

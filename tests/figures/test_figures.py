@@ -19,6 +19,7 @@ from crystalgenome.figures import (
 )
 from crystalgenome.model import ModelConfig
 from crystalgenome.training import TrainConfig, train
+from crystalgenome.training.metrics import SCALAR_METRICS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -103,15 +104,7 @@ def test_evaluate_writes_metrics_predictions_and_figures(tiny_run, tmp_path: Pat
     metrics = evaluate(run_dir, points, None, labels, ids, out_dir=tmp_path / "eval", bootstrap=200)
     stored = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert stored == json.loads(json.dumps(metrics))
-    for name in (
-        "accuracy",
-        "balanced_accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "roc_auc",
-        "average_precision",
-    ):
+    for name in SCALAR_METRICS:
         assert set(stored[name]) >= {"value", "low", "high", "ci95"}
     assert stored["n"] == len(labels) and stored["class_names"] == ["low", "high"]
     assert (

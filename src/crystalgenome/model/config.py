@@ -7,21 +7,20 @@ found within the 2-core speed goal). Load them with ``ModelConfig.packaged("auth
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.config import JsonConfig
 
 PACKAGED_CONFIGS = ("authors", "default")
 """Names of the configurations shipped in ``crystalgenome/model/configs/``."""
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """Architecture of a :class:`~crystalgenome.model.PointNet` classifier.
 
     Attributes:
@@ -36,6 +35,8 @@ class ModelConfig:
         attention_layers: self-attention blocks on the per-point features before pooling.
         attention_heads: heads per attention block (must divide ``point_widths[-1]``).
     """
+
+    config_kind: ClassVar[str] = "model config"
 
     in_channels: int = 4
     num_classes: int = 2
@@ -61,35 +62,6 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.attention_layers and self.point_widths[-1] % self.attention_heads:
             raise ValueError("attention_heads must divide the last point width")
-
-    def replace(self, **changes: Any) -> ModelConfig:
-        """A copy with some fields changed, e.g. ``config.replace(num_classes=7)``."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dictionary (tuples become lists)."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self).items()
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error (catches typos in config files)."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
-        return cls(**data)
-
-    def to_json(self, path: str | Path) -> None:
-        """Write the config as JSON (atomically)."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> ModelConfig:
-        """Read a config written by :meth:`to_json` (or by hand)."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     @classmethod
     def packaged(cls, name: str = "default") -> ModelConfig:

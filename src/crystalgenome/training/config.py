@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from crystalgenome.training.inputs import Normalisation, resolve_normalisation
+from crystalgenome.utils.config import JsonConfig
 
 SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """How a model is trained and evaluated.
 
     Attributes:
@@ -40,6 +38,8 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available).
         eval_batch_size: structures per forward pass when predicting.
     """
+
+    config_kind: ClassVar[str] = "train config"
 
     epochs: int = 60
     batch_size: int = 64
@@ -83,24 +83,3 @@ class TrainConfig:
 
     def normalisation_spec(self) -> Normalisation:
         return resolve_normalisation(self.normalisation)
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self).items()
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown train config keys: {', '.join(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,6 +1,8 @@
 """Print the README results table (markdown) from the run folders of run_all.sh.
 
 Usage: python benchmarks/results/collect.py RUNS_DIR
+
+One row per finished run folder in RUNS_DIR (any name), grouped by task in the order below.
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ def row(run: Path) -> str | None:
     extra = "; ".join(also)
     train_config = config["train_config"]
     epochs, seed = train_config["epochs"], train_config["seed"]
+    if train_config.get("class_weighting", "none") != "none":
+        extra += f"; {train_config['class_weighting']} class weights"
     diffraction = dataset["diffraction"]
+    model = config["model_config"]
+    frame = "lattice frame" if model.get("frame") == "lattice" else "rotation-augmented"
+    widths = "-".join(map(str, model["point_widths"]))
     return (
-        f"| {task} | {data} | {diffraction['cell']} cell, N={diffraction['max_miller']} "
+        f"| {task} | {data} | {diffraction['cell']} cell, N={diffraction['max_miller']} | {frame} {widths} "
         f"| {dataset['split']} {dataset['split_sizes']['train']}/{dataset['split_sizes']['val']}/"
         f"{dataset['split_sizes']['test']} | {seed} "
         f"| {name} **{entry['value']:.3f}** [{low:.3f}, {high:.3f}] (goal ≥ {GOALS[task]}) | {extra} "
@@ -56,13 +63,22 @@ def row(run: Path) -> str | None:
     )
 
 
+def _task(run: Path) -> str:
+    return json.loads((run / "dataset.json").read_text())["task"]
+
+
 def main() -> None:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/results")
-    print("| task | data | input | split (train/val/test) | seed | test metric [95% CI] | also | training |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    finished = [run for run in sorted(runs.iterdir()) if (run / "evaluation" / "metrics.json").is_file()]
+    columns = (
+        "task | data | input | model | split (train/val/test) | seed | test metric [95% CI] | also | training"
+    )
+    print(f"| {columns} |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for task in HEADLINE:
-        line = row(runs / task)
-        print(line if line else f"| {task} | (not run) | | | | | | |")
+        lines = [row(run) for run in finished if _task(run) == task]
+        for line in lines or [f"| {task} | (not run) | | | | | | | |"]:
+            print(line)
 
 
 if __name__ == "__main__":

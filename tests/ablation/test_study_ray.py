@@ -141,3 +141,14 @@ def test_other_settings_in_the_same_folder_are_refused(study: dict) -> None:
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 1
     assert "holds a study with other settings (epochs differ)" in result.output
+
+
+def test_lattice_frame_models_are_refused(cgcnn_dir: Path, tmp_path: Path) -> None:
+    arguments = [
+        "ablate", "--data", str(cgcnn_dir), "--task", "metal", "--out", str(tmp_path / "study"),
+        "--perturbations", "miller_1", "--epochs", "1", "--limit", "50", "--model", "lattice",
+        "--no-progress",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "lattice frame" in result.output and "input-frame model" in result.output

@@ -125,7 +125,7 @@ def test_gradients_flow_only_to_real_points() -> None:
 def test_packaged_configs_load_and_build(name: str) -> None:
     config = ModelConfig.packaged(name)
     assert resolve_model_config(name) == config
-    assert build_model(config)(torch.randn(3, 10, 4)).shape == (3, config.num_classes)
+    assert build_model(config)(torch.randn(3, 10, config.in_channels)).shape == (3, config.num_classes)
 
 
 def test_authors_config_matches_their_code() -> None:

@@ -288,3 +288,18 @@ def test_class_weights_and_splits() -> None:
     assert split_indices({"train": [1, 2]}, 5)["val"].size == 0
     with pytest.raises(ValueError):
         split_indices(np.array(["val", "test"]), 2)
+
+
+def test_default_settings_follow_the_models_frame() -> None:
+    """Rotation augmentation and test-time rotations only for models that must learn invariance."""
+    learned = TrainConfig.default_for("default")
+    assert learned == TrainConfig() and learned.augment == ("train",) and learned.test_time_rotations > 0
+    built_in = TrainConfig.default_for("lattice")
+    assert (built_in.augment, built_in.test_time_rotations, built_in.validation_rotations) == ((), 0, 0)
+    defaults = TrainConfig()
+    restored = built_in.replace(
+        augment=defaults.augment,
+        test_time_rotations=defaults.test_time_rotations,
+        val_rotations=defaults.val_rotations,
+    )
+    assert restored == defaults  # nothing else differs

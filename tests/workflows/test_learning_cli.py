@@ -8,6 +8,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXE = [sys.executable, "-m", "crystalgenome"]
@@ -104,3 +105,44 @@ def test_train_errors_are_one_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1
     assert "missing" in result.stderr
+
+
+def _train_member(cgcnn_dir: Path, out: Path, *extra: str) -> Path:
+    result = run(
+        "train", "--data", cgcnn_dir, "--task", "metal", "--out", out, "--epochs", "2", "--limit", "400",
+        "--no-progress", *extra,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_ensemble_of_runs_on_one_split(metal_run: Path, cgcnn_dir: Path, tmp_path: Path) -> None:
+    from crystalgenome.training import load_ensemble, load_run, predict_proba
+    from crystalgenome.training.dataset import load_task_dataset
+
+    member = _train_member(cgcnn_dir, tmp_path / "member", "--seed", "2", "--split-seed", "1")
+    assert json.loads((member / "splits.json").read_text()) == json.loads(
+        (metal_run / "splits.json").read_text()
+    )
+    result = run("evaluate", metal_run, member, "--out", tmp_path / "ensemble", "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "ensemble" / "metrics.json").read_text())
+    assert metrics["members"] == [str(metal_run), str(member)]
+    assert metrics["n"] == len(json.loads((metal_run / "splits.json").read_text())["test"])
+
+    dataset = load_task_dataset([cgcnn_dir], "metal", limit=400, seed=1, progress=False)
+    points, mask = dataset.points[:50], dataset.mask[:50]
+    mean = np.mean(
+        [predict_proba(load_run(path), points, mask, rotations=0) for path in (metal_run, member)], 0
+    )
+    ensemble = predict_proba(load_ensemble([metal_run, member]), points, mask, rotations=0)
+    np.testing.assert_allclose(ensemble, mean, rtol=1e-5, atol=1e-6)
+
+
+def test_ensemble_refuses_members_that_saw_the_test_split(
+    metal_run: Path, cgcnn_dir: Path, tmp_path: Path
+) -> None:
+    member = _train_member(cgcnn_dir, tmp_path / "other_split", "--seed", "3")
+    result = run("evaluate", metal_run, member, "--out", tmp_path / "ensemble", "--no-progress")
+    assert result.returncode != 0
+    assert "--split-seed" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -151,7 +151,13 @@ def load_plan(study_dir: str | Path) -> dict[str, Any]:
 def _resolved_model(spec: StudySpec) -> dict[str, Any]:
     from crystalgenome.model import resolve_model_config
 
-    return resolve_model_config(spec.model).to_dict()
+    config = resolve_model_config(spec.model)
+    if config.needs_hkl:
+        raise ValueError(
+            f"model {spec.model!r} reads clouds in their lattice frame (Miller indices as channels); "
+            "ablations perturb 4-channel clouds: use an input-frame model (default, authors)"
+        )
+    return config.to_dict()
 
 
 def prepare_study(

@@ -44,10 +44,15 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder (resumed when it already holds this run)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs (default: the default's)."),
     seed: int = typer.Option(0, "--seed", help="Seed of weights, data order, augmentation and split."),
+    split_seed: int | None = typer.Option(
+        None,
+        "--split-seed",
+        help="Seed of the split alone (default: --seed); fix it to train ensemble members.",
+    ),
     threshold: float | None = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
     split: str = typer.Option("random", "--split", help="random, grouped, a split JSON or an authors' CSV."),
     labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
-    model: str = typer.Option("default", "--model", help="default, authors or a ModelConfig JSON."),
+    model: str = typer.Option("default", "--model", help="default, lattice, authors or a ModelConfig JSON."),
     config: Path | None = typer.Option(None, "--config", help="TrainConfig JSON (options override it)."),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     lr: float | None = typer.Option(None, "--lr", help="Initial learning rate."),
@@ -75,7 +80,11 @@ def _train(options: dict[str, Any]) -> None:
     from crystalgenome.training.distributed import distributed_session, is_main
     from crystalgenome.workflows import train_task
 
-    train_config = TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig()
+    train_config = (
+        TrainConfig.from_json(options["config"])
+        if options["config"]
+        else TrainConfig.default_for(options["model"])
+    )
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
     overrides["num_threads"] = options["threads"]
     overrides["device"] = options["device"]
@@ -94,6 +103,7 @@ def _train(options: dict[str, Any]) -> None:
             settings=settings,
             thresholds=_thresholds(options["task"], options["threshold"]),
             split=options["split"],
+            split_seed=options["split_seed"],
             labels=options["labels"],
             limit=options["limit"],
             workers=options["workers"],
@@ -111,7 +121,9 @@ def _train(options: dict[str, Any]) -> None:
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run folder made by `crystalgenome train`."),
+    run_dirs: list[Path] = typer.Argument(
+        ..., help="A run folder made by `crystalgenome train`; several are evaluated as one ensemble."
+    ),
     data: list[Path] | None = typer.Option(
         None, "--data", help="Labelled data (default: the run's test split)."
     ),
@@ -121,17 +133,21 @@ def evaluate(
     labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Metrics with bootstrap 95% intervals, rotation invariance, and figures (ROC, PR, confusion, curves)."""
-    _evaluate(run_dir, data, out, labels, progress)
+    """Metrics with bootstrap 95% intervals, rotation invariance, and figures (ROC, PR, confusion, curves).
+
+    Several RUN_DIRs (one task, trained on one split, e.g. seeds with a fixed --split-seed) are evaluated as
+    an ensemble that averages their class probabilities.
+    """
+    _evaluate(run_dirs, data, out, labels, progress)
 
 
 @reports_errors
 def _evaluate(
-    run_dir: Path, data: list[Path] | None, out: Path | None, labels: Path | None, progress: bool
+    run_dirs: list[Path], data: list[Path] | None, out: Path | None, labels: Path | None, progress: bool
 ) -> None:
     from crystalgenome.workflows import evaluate_task
 
-    metrics = evaluate_task(run_dir, data or None, out_dir=out, labels=labels, progress=progress)
+    metrics = evaluate_task(run_dirs, data or None, out_dir=out, labels=labels, progress=progress)
     summary = {"metrics": _headline(metrics), "rotation_invariance": metrics.get("rotation_invariance")}
     summary["figures"] = metrics.get("figures")
     typer.echo(json.dumps(summary, indent=2))

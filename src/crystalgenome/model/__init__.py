@@ -1,12 +1,13 @@
 """Stage 4: the PointNet classifier (PyTorch). Knows nothing about files or datasets.
 
 ``PointNet(ModelConfig.packaged("default"))`` maps point clouds (B, P, 4) with a padding mask (B, P)
-to class logits (B, num_classes).
+to class logits (B, num_classes). ``ModelConfig.packaged("lattice")`` reads (B, P, 7) clouds whose last
+three channels are the Miller indices, in each lattice's standard frame (exactly rotation invariant).
 """
 
 from __future__ import annotations
 
-from crystalgenome.model.config import PACKAGED_CONFIGS, ModelConfig, resolve_model_config
+from crystalgenome.model.config import FRAMES, PACKAGED_CONFIGS, ModelConfig, resolve_model_config
 from crystalgenome.model.pointnet import (
     ClassifierHead,
     PointFeatures,
@@ -17,10 +18,12 @@ from crystalgenome.model.pointnet import (
     build_model,
     count_parameters,
     pack_rows,
+    standard_frame,
     unpack_rows,
 )
 
 __all__ = [
+    "FRAMES",
     "PACKAGED_CONFIGS",
     "ClassifierHead",
     "ModelConfig",
@@ -33,5 +36,6 @@ __all__ = [
     "count_parameters",
     "pack_rows",
     "resolve_model_config",
+    "standard_frame",
     "unpack_rows",
 ]

@@ -1,8 +1,10 @@
 """Model configuration: a small frozen dataclass that round-trips through JSON.
 
 Two configurations ship as package data in ``crystalgenome/model/configs/``:
-``authors.json`` (the published deepKNet PointNet) and ``default.json`` (ours: the best accuracy we
-found within the 2-core speed goal). Load them with ``ModelConfig.packaged("authors")``.
+``authors.json`` (the published deepKNet PointNet), ``default.json`` (ours: the best accuracy we
+found within the 2-core speed goal) and ``lattice.json`` (the default widths reading each cloud in its
+lattice's standard frame, with the cell shape given to the head). Load them with
+``ModelConfig.packaged("authors")``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from crystalgenome.utils.config import JsonConfig
 
-PACKAGED_CONFIGS = ("authors", "default")
+PACKAGED_CONFIGS = ("authors", "default", "lattice")
 """Names of the configurations shipped in ``crystalgenome/model/configs/``."""
+
+FRAMES = ("input", "lattice")
+"""Coordinate frames a PointNet can read its clouds in (see :attr:`ModelConfig.frame`)."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,8 @@ class ModelConfig(JsonConfig):
     """Architecture of a :class:`~crystalgenome.model.PointNet` classifier.
 
     Attributes:
-        in_channels: features per point; 4 = (g_x, g_y, g_z, intensity), the first three being coordinates.
+        in_channels: features per point; 4 = (g_x, g_y, g_z, intensity), the first three being coordinates;
+            with ``frame="lattice"`` the last three are the Miller indices (h, k, l) of each point.
         num_classes: number of output classes (training sets it from the class names).
         point_widths: output widths of the shared per-point layers (Linear → BatchNorm → ReLU).
         head_widths: hidden widths of the fully connected head (Linear → BatchNorm → ReLU → Dropout).
@@ -34,6 +40,12 @@ class ModelConfig(JsonConfig):
         tnet_widths: per-point widths of the T-Net.
         attention_layers: self-attention blocks on the per-point features before pooling.
         attention_heads: heads per attention block (must divide ``point_widths[-1]``).
+        frame: ``"input"``: use the coordinates as given (rotation invariance is learned from augmentation);
+            ``"lattice"``: first express every cloud in its own lattice's standard orientation (real-space a
+            along x, b in the xy plane), found from the points' (h, k, l) and g by least squares, so the
+            network is exactly invariant to any rotation of its input (see :func:`standard_frame`).
+        cell_features: with ``frame="lattice"``, also give the head the cell's shape (ln a, ln b, ln c,
+            cos α, cos β, cos γ, from the same fit) next to the pooled point features.
     """
 
     config_kind: ClassVar[str] = "model config"
@@ -48,10 +60,20 @@ class ModelConfig(JsonConfig):
     tnet_widths: tuple[int, ...] = (64, 128, 256)
     attention_layers: int = 0
     attention_heads: int = 4
+    frame: Literal["input", "lattice"] = "input"
+    cell_features: bool = False
 
     def __post_init__(self) -> None:
         for name in ("point_widths", "head_widths", "tnet_widths"):
             object.__setattr__(self, name, tuple(int(width) for width in getattr(self, name)))
+        if self.frame not in FRAMES:
+            raise ValueError(f"frame must be one of {FRAMES}, got {self.frame!r}")
+        if self.frame == "lattice" and self.in_channels < 7:
+            raise ValueError(
+                "frame='lattice' needs 7+ input channels: g_x, g_y, g_z, intensity, ..., h, k, l"
+            )
+        if self.cell_features and self.frame != "lattice":
+            raise ValueError("cell_features needs frame='lattice'")
         if self.in_channels < 3 and self.tnet:
             raise ValueError("a T-Net needs at least 3 coordinate channels")
         if not self.point_widths:
@@ -65,7 +87,7 @@ class ModelConfig(JsonConfig):
 
     @classmethod
     def packaged(cls, name: str = "default") -> ModelConfig:
-        """A configuration shipped with the package: ``"authors"`` or ``"default"``."""
+        """A configuration shipped with the package: ``"authors"``, ``"default"`` or ``"lattice"``."""
         if name not in PACKAGED_CONFIGS:
             raise ValueError(f"unknown packaged config {name!r}; choose from {', '.join(PACKAGED_CONFIGS)}")
         text = (
@@ -74,6 +96,16 @@ class ModelConfig(JsonConfig):
             .read_text(encoding="utf-8")
         )
         return cls.from_dict(json.loads(text))
+
+    @property
+    def needs_hkl(self) -> bool:
+        """True when each point must carry its Miller indices as its last three channels."""
+        return self.frame == "lattice"
+
+    @property
+    def point_channels(self) -> int:
+        """Channels per point the shared MLP reads (the Miller indices are consumed by the frame)."""
+        return self.in_channels - 3 if self.needs_hkl else self.in_channels
 
 
 def resolve_model_config(spec: ModelConfig | str | Path | None) -> ModelConfig:

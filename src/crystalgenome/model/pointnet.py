@@ -1,7 +1,8 @@
 """PointNet for diffraction point clouds, with padding masks.
 
-Read top to bottom: :class:`SharedMLP` (the per-point layers) → :class:`PointFeatures` (shared MLP,
-optional self-attention, masked max-pool) → :class:`TNet` (a learned 3×3 transform of the coordinates)
+Read top to bottom: :func:`standard_frame` (optional: each cloud in its lattice's standard orientation)
+→ :class:`SharedMLP` (the per-point layers) → :class:`PointFeatures` (shared MLP, optional
+self-attention, masked max-pool) → :class:`TNet` (a learned 3×3 transform of the coordinates)
 → :class:`ClassifierHead` → :class:`PointNet` (the classifier composed of the above).
 
 Shapes: ``points`` (B, P, C) float, ``mask`` (B, P) bool with True = real point (None = all real).
@@ -22,6 +23,9 @@ from torch import nn
 
 from crystalgenome.model.config import ModelConfig
 
+CELL_FEATURES = 6
+"""Cell-shape features given to the head with ``cell_features``: ln a, ln b, ln c, cos α, cos β, cos γ."""
+
 
 def pack_rows(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """(B, P, C) → (N, C): the real points as rows (all B·P when ``mask`` is None)."""
@@ -35,6 +39,47 @@ def unpack_rows(rows: torch.Tensor, mask: torch.Tensor | None, batch: int, fill:
     dense = rows.new_full((*mask.shape, rows.shape[-1]), fill)
     dense[mask] = rows
     return dense
+
+
+def standard_frame(coordinates: torch.Tensor, hkl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each cloud in its lattice's standard orientation, and the cell's shape.
+
+    The reciprocal basis B* (rows a*, b*, c*) is the least-squares solution of g = (h, k, l) B* over the
+    cloud's points (exact for an undistorted pattern; padded points, all zero, add nothing). With the
+    real-space metric G = (B* B*ᵀ)⁻¹ = L Lᵀ (Cholesky), the returned coordinates are (h, k, l) L⁻ᵀ: the
+    reciprocal lattice of the same cell with a along x and b in the xy plane. They depend on the
+    lattice only through G, so they are exactly invariant to any rotation (or reflection) of the input.
+
+    Args:
+        coordinates: (B, P, 3) g, any units and orientation (the network's normalised inputs).
+        hkl: (B, P, 3) Miller indices of the points (zero for padded points).
+
+    Returns:
+        (B, P, 3) coordinates in the standard frame, same units as the input, and (B, 6) cell shape
+        (ln a, ln b, ln c, cos α, cos β, cos γ), lengths in the inverse of the input's units.
+
+    Raises:
+        ValueError: a cloud's Miller indices do not span three dimensions.
+    """
+    hkl64 = hkl.double()
+    normal = hkl64.transpose(1, 2) @ hkl64  # (B, 3, 3)
+    if bool((torch.linalg.matrix_rank(normal) < 3).any()):
+        raise ValueError("frame='lattice' needs clouds whose Miller indices span three dimensions")
+    reciprocal = torch.linalg.solve(normal, hkl64.transpose(1, 2) @ coordinates.double())
+    metric = torch.linalg.inv(reciprocal @ reciprocal.transpose(1, 2))
+    lower = torch.linalg.cholesky(metric)
+    standard = torch.linalg.solve_triangular(lower, hkl64.transpose(1, 2), upper=False).transpose(1, 2)
+    lengths = metric.diagonal(dim1=1, dim2=2).sqrt()
+    cosines = torch.stack(
+        [
+            metric[:, 1, 2] / (lengths[:, 1] * lengths[:, 2]),
+            metric[:, 0, 2] / (lengths[:, 0] * lengths[:, 2]),
+            metric[:, 0, 1] / (lengths[:, 0] * lengths[:, 1]),
+        ],
+        dim=1,
+    )
+    cell = torch.cat([lengths.log(), cosines], dim=1)
+    return standard.to(coordinates.dtype), cell.to(coordinates.dtype)
 
 
 class _MaxOverPoints(torch.autograd.Function):
@@ -160,10 +205,12 @@ class TNet(nn.Module):
 
 
 class PointNet(nn.Module):
-    """PointNet classifier: [T-Net] → shared per-point MLP → [self-attention] → max-pool → FC head → logits.
+    """PointNet classifier: [standard frame] → [T-Net] → shared per-point MLP → [self-attention] →
+    max-pool → [+ cell shape] → FC head → logits.
 
     Outputs unnormalised class logits (train with cross-entropy; ``softmax`` gives probabilities).
-    Exactly invariant to the order of the points and to padding (up to float rounding).
+    Exactly invariant to the order of the points and to padding (up to float rounding); with
+    ``frame="lattice"`` also to rotations of the coordinates.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -172,24 +219,30 @@ class PointNet(nn.Module):
         cfg = self.config
         self.tnet = TNet(cfg.tnet_widths) if cfg.tnet else None
         self.features = PointFeatures(
-            cfg.in_channels,
+            cfg.point_channels,
             cfg.point_widths,
             final_relu=cfg.relu_before_pool,
             attention_layers=cfg.attention_layers,
             attention_heads=cfg.attention_heads,
         )
-        self.head = ClassifierHead(
-            (cfg.point_widths[-1], *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout
-        )
+        pooled_width = cfg.point_widths[-1] + (CELL_FEATURES if cfg.cell_features else 0)
+        self.head = ClassifierHead((pooled_width, *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout)
 
     def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """points (B, P, C), mask (B, P) bool or None → logits (B, num_classes)."""
         if mask is not None and bool(mask.all()):
             mask = None  # fast path: no packing needed
+        cell = None
+        if self.config.needs_hkl:
+            coordinates, cell = standard_frame(points[..., :3], points[..., -3:])
+            points = torch.cat([coordinates, points[..., 3:-3]], dim=-1)
         if self.tnet is not None:
             transform = self.tnet(points[..., :3], mask)
             points = torch.cat([torch.bmm(points[..., :3], transform), points[..., 3:]], dim=-1)
-        return self.head(self.features(points, mask))
+        pooled = self.features(points, mask)
+        if self.config.cell_features:
+            pooled = torch.cat([pooled, cell], dim=1)
+        return self.head(pooled)
 
 
 def build_model(config: ModelConfig | None = None) -> PointNet:

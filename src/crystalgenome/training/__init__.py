@@ -23,12 +23,13 @@ from crystalgenome.training.evaluation import Evaluation, evaluate_run, write_ev
 from crystalgenome.training.inputs import NORMALISATIONS, Normalisation, resolve_normalisation
 from crystalgenome.training.metrics import classification_metrics, metric_table, selection_score
 from crystalgenome.training.predict import fixed_rotations, model_probabilities, rotation_invariance
-from crystalgenome.training.run import Run, load_run, predict_proba
+from crystalgenome.training.run import EnsembleModel, Run, load_ensemble, load_run, predict_proba
 from crystalgenome.training.trainer import TrainResult, fingerprint_arrays, load_checkpoint, train
 
 __all__ = [
     "NORMALISATIONS",
     "SPLITS",
+    "EnsembleModel",
     "Evaluation",
     "Normalisation",
     "Run",
@@ -40,6 +41,7 @@ __all__ = [
     "fingerprint_arrays",
     "fixed_rotations",
     "load_checkpoint",
+    "load_ensemble",
     "load_run",
     "metric_table",
     "model_probabilities",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from crystalgenome.model import ModelConfig, resolve_model_config
 from crystalgenome.training.inputs import Normalisation, resolve_normalisation
 from crystalgenome.utils.config import JsonConfig
 
@@ -83,3 +85,12 @@ class TrainConfig(JsonConfig):
 
     def normalisation_spec(self) -> Normalisation:
         return resolve_normalisation(self.normalisation)
+
+    @classmethod
+    def default_for(cls, model_config: ModelConfig | str | Path | None) -> TrainConfig:
+        """The default settings for a model: those above, except that a model that is rotation
+        invariant by construction (``frame="lattice"``) gets no rotation augmentation and no
+        test-time rotations, which would only cost time."""
+        if resolve_model_config(model_config).needs_hkl:
+            return cls(augment=(), test_time_rotations=0, val_rotations=0)
+        return cls()

@@ -52,7 +52,8 @@ class TaskDataset:
         task: one of :data:`crystalgenome.data.TASKS`.
         class_names: class index → name (binary tasks: index 1 is the positive class).
         ids: material ids, aligned with ``points``, ``mask``, ``labels``.
-        points: (n, P, 4) raw (g_x, g_y, g_z in Å⁻¹, I = |F|²/V²).
+        points: (n, P, 4) raw (g_x, g_y, g_z in Å⁻¹, I = |F|²/V²), or (n, P, 7) with the Miller
+            indices (h, k, l) appended when loaded ``with_hkl``.
         mask: (n, P) True on real points.
         labels: (n,) class indices.
         split: train/valid/test material ids.
@@ -147,6 +148,7 @@ def load_task_dataset(
     workers: int = 2,
     limit: int | None = None,
     progress: bool = True,
+    with_hkl: bool = False,
 ) -> TaskDataset:
     """Points, labels and split of ``task`` on ``data`` (one path or several, joined by material id).
 
@@ -162,6 +164,7 @@ def load_task_dataset(
             every store's labels, the data's own values winning (e.g. e_above_hull onto mp_cgcnn).
         limit: use only the first ``limit`` structures of each source (for quick runs; a store is
             used whole).
+        with_hkl: append each point's Miller indices as channels 5–7 (for ``frame="lattice"`` models).
     """
     import pandas as pd
 
@@ -183,7 +186,7 @@ def load_task_dataset(
     if table.empty:
         raise ValueError(f"no structure in {', '.join(map(str, paths))} has a label for task {task!r}")
     ids = [str(i) for i in table.index]
-    points, mask = _load_points(stores, table)
+    points, mask = _load_points(stores, table, with_hkl=with_hkl)
     formulas = table["formula"].astype(str).tolist()
     label_table = "" if labels is None else fingerprint_file(labels)
     parts = [*(store.fingerprint() for store in stores), label_table, task, repr(thresholds), *ids]
@@ -202,16 +205,24 @@ def load_task_dataset(
     )
 
 
-def _load_points(stores: list[FeatureStore], table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Points and mask of every row of ``table`` (column ``store`` says which store), padded alike."""
+def _load_points(
+    stores: list[FeatureStore], table: pd.DataFrame, *, with_hkl: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points (and Miller indices) and mask of every row of ``table`` (column ``store`` says which
+    store), padded alike."""
     width = max(store.max_num_points for store in stores)
-    points = np.zeros((len(table), width, 4), dtype=np.float32)
+    points = np.zeros((len(table), width, 7 if with_hkl else 4), dtype=np.float32)
     mask = np.zeros((len(table), width), dtype=bool)
     positions = np.arange(len(table))
     for index, store in enumerate(stores):
         chosen = (table["store"] == index).to_numpy()
         if chosen.any():
-            part, part_mask = store.load_points(list(map(str, table.index[chosen])))
-            points[positions[chosen], : part.shape[1]] = part
-            mask[positions[chosen], : part.shape[1]] = part_mask
+            chosen_ids = list(map(str, table.index[chosen]))
+            part, part_mask = store.load_points(chosen_ids)
+            rows = positions[chosen]
+            points[rows, : part.shape[1], :4] = part
+            mask[rows, : part.shape[1]] = part_mask
+            if with_hkl:
+                hkl, _ = store.load_hkl(chosen_ids)
+                points[rows, : hkl.shape[1], 4:] = hkl
     return points, mask

@@ -75,6 +75,8 @@ def evaluate_run(
     metrics["rotation_invariance"] = {"value": fraction, "rotations": invariance_rotations}
     metrics["test_time_rotations"] = run.train_config.test_time_rotations if rotations is None else rotations
     metrics["run_dir"] = str(run.run_dir)
+    if "members" in run.metrics:  # an ensemble (load_ensemble)
+        metrics["members"] = list(run.metrics["members"])
     metrics["checkpoint_epoch"] = run.epoch
     evaluation = Evaluation(metrics, labels, probabilities, ids, invariant, run.class_names)
     if out_dir is not None:

@@ -1,7 +1,9 @@
-"""A trained run loaded back from its folder, and prediction from raw point clouds."""
+"""A trained run loaded back from its folder (or several as one ensemble), and prediction from raw
+point clouds."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,60 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "best.pt", device: str | 
         class_names=list(data["class_names"]),
         epoch=int(data["epoch"]),
         metrics=dict(data["metrics"]),
+    )
+
+
+class EnsembleModel(nn.Module):
+    """Several classifiers as one: returns the log of their mean class probabilities (so a softmax of the
+    output is the ensemble's probability). A member reads the first ``in_channels`` of the inputs, so
+    lattice-frame members (7 channels) and input-frame members (4) can be mixed."""
+
+    def __init__(self, members: Sequence[PointNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        probabilities = torch.stack(
+            [
+                torch.softmax(member(points[..., : member.config.in_channels], mask).double(), dim=1)
+                for member in self.members
+            ]
+        )
+        return probabilities.mean(dim=0).log().to(points.dtype)
+
+
+def load_ensemble(run_dirs: Sequence[str | Path], *, device: str | None = None) -> Run:
+    """Several runs of one task as a single :class:`Run` whose probabilities are the members' mean.
+
+    The members must share class names and input normalisation. The ensemble reads the inputs of its
+    widest member (Miller indices included when any member needs them) and averages over the largest
+    number of test-time rotations of its members. ``run_dir`` is the first member's folder.
+
+    Raises:
+        ValueError: the runs disagree on class names or normalisation.
+    """
+    runs = [load_run(path, device=device) for path in run_dirs]
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    for run in runs[1:]:
+        if run.class_names != first.class_names:
+            raise ValueError(f"{run.run_dir}: class names {run.class_names} differ from {first.class_names}")
+        if run.normalisation != first.normalisation:
+            raise ValueError(f"{run.run_dir}: input normalisation differs from {first.run_dir}'s")
+    widest = max(runs, key=lambda run: run.model_config.in_channels)
+    rotations = max(run.train_config.test_time_rotations for run in runs)
+    return Run(
+        run_dir=first.run_dir,
+        model=EnsembleModel([run.model for run in runs]).eval(),
+        model_config=widest.model_config,
+        train_config=first.train_config.replace(test_time_rotations=rotations),
+        normalisation=first.normalisation,
+        class_names=first.class_names,
+        epoch=first.epoch,
+        metrics={"members": [str(run.run_dir) for run in runs]},
     )
 
 

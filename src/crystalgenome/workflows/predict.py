@@ -87,12 +87,15 @@ def predict_files(
             except StructureError as error:
                 result.errors.append(error)
                 continue
-            clouds.append(pattern.point_cloud())
+            cloud = pattern.point_cloud()
+            if run.model_config.needs_hkl:
+                cloud = np.concatenate([cloud, np.asarray(pattern.hkl, dtype=cloud.dtype)], axis=1)
+            clouds.append(cloud)
             names.append(str(path))
         if not clouds:
             continue
         width = max(cloud.shape[0] for cloud in clouds)
-        points = np.zeros((len(clouds), width, 4), dtype=np.float32)
+        points = np.zeros((len(clouds), width, clouds[0].shape[1]), dtype=np.float32)
         mask = np.zeros((len(clouds), width), dtype=bool)
         for row, cloud in enumerate(clouds):
             points[row, : cloud.shape[0]] = cloud

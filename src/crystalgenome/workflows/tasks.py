@@ -13,9 +13,9 @@ import numpy as np
 from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.figures import evaluate
-from crystalgenome.model import ModelConfig
+from crystalgenome.model import ModelConfig, resolve_model_config
 from crystalgenome.store import settings_from_dict
-from crystalgenome.training import TrainConfig, TrainResult, load_run, train
+from crystalgenome.training import Run, TrainConfig, TrainResult, load_ensemble, train
 from crystalgenome.training.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training.distributed import DistributedContext, is_main, main_first
 from crystalgenome.utils.atomic import atomic_write_text
@@ -94,10 +94,11 @@ def train_task(
     thresholds = thresholds or LabelThresholds()
     seed = train_config.seed if split_seed is None else split_seed
     progress = progress and is_main(distributed)
+    model_config = resolve_model_config(model_config)
     with main_first(distributed):  # rank 0 fills the feature cache, then the others read it
         dataset = load_task_dataset(
             paths, task, settings=settings, thresholds=thresholds, split=split, seed=seed,
-            labels=labels, workers=workers, limit=limit, progress=progress,
+            labels=labels, workers=workers, limit=limit, progress=progress, with_hkl=model_config.needs_hkl,
         )  # fmt: skip
     store_settings = _store_settings(dataset)
     record = _dataset_record(
@@ -131,11 +132,11 @@ def _store_settings(dataset: TaskDataset) -> DiffractionSettings:
     return FeatureStore.open(dataset.stores[0]).settings
 
 
-def _evaluate_ids(run_dir: Path, dataset: TaskDataset, ids: Sequence[str], out_dir: Path) -> dict[str, Any]:
+def _evaluate_ids(run: Path | Run, dataset: TaskDataset, ids: Sequence[str], out_dir: Path) -> dict[str, Any]:
     position = {material_id: i for i, material_id in enumerate(dataset.ids)}
     rows = np.array([position[material_id] for material_id in ids], dtype=np.int64)
     return evaluate(
-        run_dir,
+        run,
         dataset.points[rows],
         dataset.mask[rows],
         dataset.labels[rows],
@@ -153,7 +154,7 @@ def read_dataset_record(run_dir: str | Path) -> dict[str, Any]:
 
 
 def evaluate_task(
-    run_dir: str | Path,
+    run_dir: str | Path | Sequence[str | Path],
     data: str | Path | Sequence[str | Path] | None = None,
     *,
     out_dir: str | Path | None = None,
@@ -161,35 +162,60 @@ def evaluate_task(
     workers: int = 2,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Metrics and figures of a run: on its own test split, or on other labelled data.
+    """Metrics and figures of a run, or of an ensemble of runs: on the test split, or on other data.
 
     With ``data`` None or the data the run was trained on, the run's test split is used; with other
-    data, every structure of it that has a label for the run's task.
+    data, every structure of it that has a label for the run's task. Several run folders are evaluated
+    as one ensemble (mean class probabilities; see :func:`crystalgenome.training.load_ensemble`): they
+    must be of the same task, and none may have trained or selected its epoch on the first run's test
+    structures. Output: ``out_dir`` (default the first run's ``evaluation``, ``evaluation_other`` or
+    ``evaluation_ensemble``).
     """
-    run_dir = Path(run_dir)
-    record = read_dataset_record(run_dir)
+    run_dirs = [Path(run_dir)] if isinstance(run_dir, str | Path) else [Path(path) for path in run_dir]
+    record = read_dataset_record(run_dirs[0])
     recorded = record["data"]
     paths = recorded if data is None else ([data] if isinstance(data, str | Path) else list(data))
     same = sorted(str(Path(p).resolve()) for p in paths) == sorted(recorded)
+    test_ids = _run_split(run_dirs[0])["test"]
+    _check_ensemble(run_dirs, record["task"], test_ids if same else [])
+    run = load_ensemble(run_dirs)
     dataset = load_task_dataset(
         paths, record["task"], settings=settings_from_dict(record["diffraction"]),
         thresholds=LabelThresholds(**record["thresholds"]), split="random",
         labels=labels if labels is not None else (record["labels"] if same else None),
         workers=workers, limit=record["limit"] if same else None, progress=progress,
+        with_hkl=run.model_config.needs_hkl,
     )  # fmt: skip
-    run = load_run(run_dir)
     if run.class_names != dataset.class_names:
         raise ValueError(
-            f"{run_dir}: class names {run.class_names} differ from the data's {dataset.class_names}"
+            f"{run_dirs[0]}: class names {run.class_names} differ from the data's {dataset.class_names}"
         )
-    if same:
-        test_ids = json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))["test"]
-        ids = [material_id for material_id in test_ids if material_id in set(dataset.ids)]
-    else:
-        ids = dataset.ids
+    present = set(dataset.ids)
+    ids = [material_id for material_id in test_ids if material_id in present] if same else dataset.ids
     if not ids:
-        raise ValueError(f"no labelled structure to evaluate {run_dir} on")
-    target = (
-        Path(out_dir) if out_dir is not None else run_dir / ("evaluation" if same else "evaluation_other")
+        raise ValueError(f"no labelled structure to evaluate {run_dirs[0]} on")
+    default_name = (
+        "evaluation_ensemble" if len(run_dirs) > 1 else "evaluation" if same else "evaluation_other"
     )
-    return _evaluate_ids(run_dir, dataset, ids, target)
+    target = Path(out_dir) if out_dir is not None else run_dirs[0] / default_name
+    return _evaluate_ids(run, dataset, ids, target)
+
+
+def _run_split(run_dir: Path) -> dict[str, list[str]]:
+    return json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))
+
+
+def _check_ensemble(run_dirs: Sequence[Path], task: str, test_ids: Sequence[str]) -> None:
+    """Members of one task whose training and validation splits avoid the evaluated test structures."""
+    held_out = set(test_ids)
+    for member in run_dirs[1:]:
+        member_task = read_dataset_record(member)["task"]
+        if member_task != task:
+            raise ValueError(f"{member}: trained for {member_task}, not {task}; an ensemble needs one task")
+        split = _run_split(member)
+        seen = held_out.intersection(split["train"]) | held_out.intersection(split["val"])
+        if seen:
+            raise ValueError(
+                f"{member}: {len(seen)} of the test structures of {run_dirs[0]} are in its training or "
+                "validation split; train ensemble members on one split (--split-seed)"
+            )

@@ -27,14 +27,25 @@ GOALS = {
 }
 
 
-def row(run: Path) -> str | None:
-    metrics_path = run / "evaluation" / "metrics.json"
-    if not metrics_path.is_file():
-        return None
-    metrics = json.loads(metrics_path.read_text())
-    dataset = json.loads((run / "dataset.json").read_text())
-    config = json.loads((run / "config.json").read_text())
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _model(config: dict) -> str:
+    model = config["model_config"]
+    if model.get("frame") == "lattice":
+        frame = "lattice frame" + (" + contrasts" if model.get("cell_contrasts") else "")
+    else:
+        frame = "rotation-augmented"
+    return f"{frame} {'-'.join(map(str, model['point_widths']))}"
+
+
+def row(run: Path, evaluation: str = "evaluation") -> str:
+    """The table row of ``run/<evaluation>/metrics.json``: a run, or an ensemble (``evaluation_ensemble``)."""
+    metrics = _json(run / evaluation / "metrics.json")
+    dataset = _json(run / "dataset.json")
+    config = _json(run / "config.json")
+    summary = _json(run / "summary.json")
     task = dataset["task"]
     name = HEADLINE[task]
     entry = metrics[name]
@@ -45,39 +56,47 @@ def row(run: Path) -> str | None:
     also = [] if name == "accuracy" else [f"accuracy {metrics['accuracy']['value']:.3f}"]
     also.append(f"balanced acc. {metrics['balanced_accuracy']['value']:.3f}")
     also.append(f"rotation invariance {metrics['rotation_invariance']['value']:.3f}")
-    extra = "; ".join(also)
     train_config = config["train_config"]
-    epochs, seed = train_config["epochs"], train_config["seed"]
     if train_config.get("class_weighting", "none") != "none":
-        extra += f"; {train_config['class_weighting']} class weights"
+        also.append(f"{train_config['class_weighting']} class weights")
+    members = [Path(member) for member in metrics.get("members", [run])]
+    configs = [_json(member / "config.json") for member in members]
+    seeds = ",".join(str(member["train_config"]["seed"]) for member in configs)
+    model = _model(config) if len(members) == 1 else f"ensemble of {len(members)} × {_model(config)}"
+    best = summary.get("best_epoch", "?") if len(members) == 1 else "each member's best"
     diffraction = dataset["diffraction"]
-    model = config["model_config"]
-    frame = "lattice frame" if model.get("frame") == "lattice" else "rotation-augmented"
-    widths = "-".join(map(str, model["point_widths"]))
     return (
-        f"| {task} | {data} | {diffraction['cell']} cell, N={diffraction['max_miller']} | {frame} {widths} "
+        f"| {task} | {data} | {diffraction['cell']} cell, N={diffraction['max_miller']} | {model} "
         f"| {dataset['split']} {dataset['split_sizes']['train']}/{dataset['split_sizes']['val']}/"
-        f"{dataset['split_sizes']['test']} | {seed} "
-        f"| {name} **{entry['value']:.3f}** [{low:.3f}, {high:.3f}] (goal ≥ {GOALS[task]}) | {extra} "
-        f"| epochs {epochs}, best {summary.get('best_epoch', '?')} |"
+        f"{dataset['split_sizes']['test']} | {seeds} "
+        f"| {name} **{entry['value']:.3f}** [{low:.3f}, {high:.3f}] (goal ≥ {GOALS[task]}) "
+        f"| {'; '.join(also)} "
+        f"| epochs {train_config['epochs']}, best {best} | `{run.name}` |"
     )
 
 
-def _task(run: Path) -> str:
-    return json.loads((run / "dataset.json").read_text())["task"]
+def _rows(run: Path) -> list[str]:
+    return [
+        row(run, name)
+        for name in ("evaluation", "evaluation_ensemble")
+        if (run / name / "metrics.json").is_file()
+    ]
 
 
 def main() -> None:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/results")
-    finished = [run for run in sorted(runs.iterdir()) if (run / "evaluation" / "metrics.json").is_file()]
+    finished = sorted(run for run in runs.iterdir() if (run / "evaluation" / "metrics.json").is_file())
     columns = (
-        "task | data | input | model | split (train/val/test) | seed | test metric [95% CI] | also | training"
+        "task | data | input | model | split (train/val/test) | seed | test metric [95% CI] | also "
+        "| training | run"
     )
     print(f"| {columns} |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("|" + " --- |" * len(columns.split("|")))
     for task in HEADLINE:
-        lines = [row(run) for run in finished if _task(run) == task]
-        for line in lines or [f"| {task} | (not run) | | | | | | | |"]:
+        lines = [
+            line for run in finished if _json(run / "dataset.json")["task"] == task for line in _rows(run)
+        ]
+        for line in lines or [f"| {task} | (not run) |" + " |" * 8]:
             print(line)
 
 

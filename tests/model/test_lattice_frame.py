@@ -8,7 +8,7 @@ import torch
 from pymatgen.core import Lattice
 from scipy.spatial.transform import Rotation
 
-from crystalgenome.model import ModelConfig, PointNet, standard_frame
+from crystalgenome.model import ModelConfig, PointNet, cell_contrasts, standard_frame
 
 LATTICES = {
     "triclinic": Lattice.from_parameters(4.1, 5.3, 7.2, 81.0, 97.0, 112.0),
@@ -91,9 +91,13 @@ def _pointnet_inputs(rotation: np.ndarray | None) -> torch.Tensor:
     return torch.cat(clouds).float()
 
 
-def test_lattice_pointnet_is_exactly_rotation_invariant() -> None:
+@pytest.mark.parametrize(("contrasts", "mirror"), [(False, False), (True, False), (True, True)])
+def test_lattice_pointnet_is_exactly_rotation_invariant(contrasts: bool, mirror: bool) -> None:
     torch.manual_seed(0)
-    model = PointNet(ModelConfig.packaged("lattice").replace(num_classes=7)).eval()
+    config = ModelConfig.packaged("lattice").replace(
+        num_classes=7, cell_contrasts=contrasts, mirror_contrast=mirror
+    )
+    model = PointNet(config).eval()
     expected = model(_pointnet_inputs(None))
     for seed in range(3):
         rotated = model(_pointnet_inputs(Rotation.random(random_state=seed).as_matrix()))
@@ -105,6 +109,41 @@ def test_lattice_pointnet_is_exactly_rotation_invariant() -> None:
     assert not torch.allclose(plain, turned, atol=1e-3)  # the input-frame model is not invariant
 
 
+def test_cell_contrasts_mark_special_metrics() -> None:
+    """Equal lengths, 90° and 120° angles give ≈ −1; a general triclinic cell stays well above."""
+    cells = []
+    for lattice in (Lattice.tetragonal(3.9, 6.1), LATTICES["hexagonal"], LATTICES["triclinic"]):
+        _, cell = standard_frame(*_cloud(lattice, Rotation.random(random_state=7).as_matrix()))
+        cells.append(cell)
+    tetragonal, hexagonal, triclinic = cell_contrasts(torch.cat(cells))
+    exact = -0.99
+    assert tetragonal[0] < exact and (tetragonal[3:6] < exact).all()  # a = b; α = β = γ = 90°
+    assert tetragonal[1] > -0.3 and tetragonal[2] > -0.3  # b ≠ c, a ≠ c
+    assert hexagonal[0] < exact and hexagonal[3] < exact and hexagonal[4] < exact and hexagonal[8] < exact
+    assert (triclinic > -0.6).all()
+
+
+def _hexagonal_cloud(intensity: torch.Tensor) -> torch.Tensor:
+    coordinates, hkl = _cloud(LATTICES["hexagonal"], Rotation.random(random_state=2).as_matrix())
+    return torch.cat([coordinates / 5, intensity[None, :, None].double(), hkl], dim=-1).float()
+
+
+def test_mirror_contrast_is_zero_exactly_for_mirror_symmetric_patterns() -> None:
+    """The mirror through the lattice frame's ab plane maps (h, k, l) to (h, k, −l) for a hexagonal cell."""
+    torch.manual_seed(0)
+    model = PointNet(ModelConfig.packaged("lattice").replace(mirror_contrast=True)).eval()
+    hkl = torch.from_numpy(_miller_box())
+    symmetric = (hkl[:, 0] ** 2 + hkl[:, 1] ** 2 + 0.5 * hkl[:, 2] ** 2 + 1).reciprocal().float()
+    asymmetric = symmetric * (1 + 0.5 * (hkl[:, 2] > 0) * (hkl[:, 0] != 0))
+    width = model.config.point_widths[-1]
+    captured = {}
+    model.head.register_forward_pre_hook(lambda _, args: captured.update(pooled=args[0]))
+    model(torch.cat([_hexagonal_cloud(symmetric), _hexagonal_cloud(asymmetric)]))
+    difference = captured["pooled"][:, width : 2 * width]
+    assert difference[0].abs().max() < 1e-5
+    assert difference[1].abs().max() > 1e-3
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="7\\+ input channels"):
         ModelConfig(frame="lattice", in_channels=4)
@@ -112,6 +151,10 @@ def test_config_validation() -> None:
         ModelConfig(cell_features=True)
     with pytest.raises(ValueError, match="frame"):
         ModelConfig(frame="crystal")
+    with pytest.raises(ValueError, match="mirror_contrast needs frame='lattice'"):
+        ModelConfig(mirror_contrast=True)
+    with pytest.raises(ValueError, match="cell_contrasts needs cell_features"):
+        ModelConfig(frame="lattice", in_channels=7, cell_contrasts=True)
     config = ModelConfig.packaged("lattice")
     assert (config.needs_hkl, config.point_channels, config.cell_features) == (True, 4, True)
     assert (ModelConfig().needs_hkl, ModelConfig().point_channels) == (False, 4)

@@ -65,6 +65,14 @@ def test_train_writes_a_complete_run_folder(metal_run: Path) -> None:
         assert (metal_run / "evaluation" / figure).stat().st_size > 1000, figure
 
 
+def test_train_without_options_uses_the_task_defaults(metal_run: Path) -> None:
+    """metal: the lattice model on primitive cells, no rotation augmentation or test-time rotations."""
+    config = json.loads((metal_run / "config.json").read_text())
+    assert config["model_config"]["frame"] == "lattice" and not config["model_config"]["cell_contrasts"]
+    assert config["train_config"]["augment"] == [] and config["train_config"]["test_time_rotations"] == 0
+    assert json.loads((metal_run / "dataset.json").read_text())["diffraction"]["cell"] == "primitive"
+
+
 def test_evaluate_on_the_test_split(metal_run: Path, tmp_path: Path) -> None:
     result = run("evaluate", metal_run, "--out", tmp_path / "eval", "--no-progress")
     assert result.returncode == 0, result.stderr[-3000:]

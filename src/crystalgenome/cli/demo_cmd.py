@@ -14,7 +14,9 @@ def demo(
     epochs: int = typer.Option(25, "--epochs", help="Training epochs."),
     seed: int = typer.Option(0, "--seed"),
     model: str = typer.Option(
-        "lattice", "--model", help="Packaged model: lattice (exactly rotation invariant), default or authors."
+        "lattice_contrasts",
+        "--model",
+        help="Packaged model: lattice_contrasts, lattice (exactly rotation invariant), default or authors.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

@@ -52,7 +52,12 @@ def train(
     threshold: float | None = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
     split: str = typer.Option("random", "--split", help="random, grouped, a split JSON or an authors' CSV."),
     labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
-    model: str = typer.Option("default", "--model", help="default, lattice, authors or a ModelConfig JSON."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="lattice_contrasts, lattice, default, authors or a ModelConfig JSON "
+        "(default: lattice_contrasts for crystal_system/crystal_family/trigonal_hexagonal, else lattice).",
+    ),
     config: Path | None = typer.Option(None, "--config", help="TrainConfig JSON (options override it)."),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     lr: float | None = typer.Option(None, "--lr", help="Initial learning rate."),
@@ -63,7 +68,12 @@ def train(
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
     radiation: str = typer.Option("xray", "--radiation", help="xray or neutron (for sources)."),
     max_miller: int = typer.Option(3, "--max-miller", help="Miller box N (for sources)."),
-    cell: str = typer.Option("primitive", "--cell", help="primitive, conventional or input (for sources)."),
+    cell: str | None = typer.Option(
+        None,
+        "--cell",
+        help="primitive, conventional or input, for sources "
+        "(default: conventional for the symmetry tasks, else primitive).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split.
@@ -78,12 +88,11 @@ def _train(options: dict[str, Any]) -> None:
     from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.training import TrainConfig
     from crystalgenome.training.distributed import distributed_session, is_main
-    from crystalgenome.workflows import train_task
+    from crystalgenome.workflows import default_cell, default_model, train_task
 
+    model = options["model"] or default_model(options["task"])
     train_config = (
-        TrainConfig.from_json(options["config"])
-        if options["config"]
-        else TrainConfig.default_for(options["model"])
+        TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig.default_for(model)
     )
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
     overrides["num_threads"] = options["threads"]
@@ -91,7 +100,9 @@ def _train(options: dict[str, Any]) -> None:
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
     settings = DiffractionSettings(
-        radiation=options["radiation"], max_miller=options["max_miller"], cell=options["cell"]
+        radiation=options["radiation"],
+        max_miller=options["max_miller"],
+        cell=options["cell"] or default_cell(options["task"]),
     )
     with distributed_session(train_config.device) as distributed:  # under torchrun: one rank of DDP
         result, metrics = train_task(
@@ -99,7 +110,7 @@ def _train(options: dict[str, Any]) -> None:
             options["task"],
             options["out"],
             train_config=train_config,
-            model_config=options["model"],
+            model_config=model,
             settings=settings,
             thresholds=_thresholds(options["task"], options["threshold"]),
             split=options["split"],

@@ -2,9 +2,9 @@
 
 Two configurations ship as package data in ``crystalgenome/model/configs/``:
 ``authors.json`` (the published deepKNet PointNet), ``default.json`` (ours: the best accuracy we
-found within the 2-core speed goal) and ``lattice.json`` (the default widths reading each cloud in its
-lattice's standard frame, with the cell shape given to the head). Load them with
-``ModelConfig.packaged("authors")``.
+found within the 2-core speed goal), ``lattice.json`` (the default widths reading each cloud in its
+lattice's standard frame, with the cell shape given to the head) and ``lattice_contrasts.json`` (the
+same plus the cell's closeness to special metrics). Load them with ``ModelConfig.packaged("authors")``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from crystalgenome.utils.config import JsonConfig
 
-PACKAGED_CONFIGS = ("authors", "default", "lattice")
+PACKAGED_CONFIGS = ("authors", "default", "lattice", "lattice_contrasts")
 """Names of the configurations shipped in ``crystalgenome/model/configs/``."""
 
 FRAMES = ("input", "lattice")
@@ -46,6 +46,13 @@ class ModelConfig(JsonConfig):
             network is exactly invariant to any rotation of its input (see :func:`standard_frame`).
         cell_features: with ``frame="lattice"``, also give the head the cell's shape (ln a, ln b, ln c,
             cos α, cos β, cos γ, from the same fit) next to the pooled point features.
+        cell_contrasts: with ``cell_features``, also give the head how close each ratio of cell lengths
+            is to 1 and each angle to 90° and to 60°/120° (:func:`cell_contrasts`): special metrics
+            (a = b, β = 90°, γ = 120°) stand out on a log scale instead of hiding in small differences.
+        mirror_contrast: with ``frame="lattice"``, also pool the cloud mirrored through the frame's xy
+            (ab) plane and give the head |pooled − pooled mirror|: a learned test of that mirror, which
+            with Friedel's law is a twofold axis along z — present in hexagonal Laue classes (6/m,
+            6/mmm), absent in trigonal ones (−3, −3m). Doubles the per-point work.
     """
 
     config_kind: ClassVar[str] = "model config"
@@ -62,6 +69,8 @@ class ModelConfig(JsonConfig):
     attention_heads: int = 4
     frame: Literal["input", "lattice"] = "input"
     cell_features: bool = False
+    cell_contrasts: bool = False
+    mirror_contrast: bool = False
 
     def __post_init__(self) -> None:
         for name in ("point_widths", "head_widths", "tnet_widths"):
@@ -74,6 +83,10 @@ class ModelConfig(JsonConfig):
             )
         if self.cell_features and self.frame != "lattice":
             raise ValueError("cell_features needs frame='lattice'")
+        if self.cell_contrasts and not self.cell_features:
+            raise ValueError("cell_contrasts needs cell_features")
+        if self.mirror_contrast and self.frame != "lattice":
+            raise ValueError("mirror_contrast needs frame='lattice'")
         if self.in_channels < 3 and self.tnet:
             raise ValueError("a T-Net needs at least 3 coordinate channels")
         if not self.point_widths:
@@ -87,7 +100,7 @@ class ModelConfig(JsonConfig):
 
     @classmethod
     def packaged(cls, name: str = "default") -> ModelConfig:
-        """A configuration shipped with the package: ``"authors"``, ``"default"`` or ``"lattice"``."""
+        """A configuration shipped with the package: one of :data:`PACKAGED_CONFIGS`."""
         if name not in PACKAGED_CONFIGS:
             raise ValueError(f"unknown packaged config {name!r}; choose from {', '.join(PACKAGED_CONFIGS)}")
         text = (

@@ -26,6 +26,12 @@ from crystalgenome.model.config import ModelConfig
 CELL_FEATURES = 6
 """Cell-shape features given to the head with ``cell_features``: ln a, ln b, ln c, cos α, cos β, cos γ."""
 
+CELL_CONTRASTS = 9
+"""Extra head features with ``cell_contrasts`` (see :func:`cell_contrasts`)."""
+
+CONTRAST_FLOOR = 1e-4
+"""ε of :func:`cell_contrasts`: differences below it all look alike (exact equality)."""
+
 
 def pack_rows(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """(B, P, C) → (N, C): the real points as rows (all B·P when ``mask`` is None)."""
@@ -80,6 +86,21 @@ def standard_frame(coordinates: torch.Tensor, hkl: torch.Tensor) -> tuple[torch.
     )
     cell = torch.cat([lengths.log(), cosines], dim=1)
     return standard.to(coordinates.dtype), cell.to(coordinates.dtype)
+
+
+def cell_contrasts(cell: torch.Tensor) -> torch.Tensor:
+    """(B, 6) cell shape (ln a, ln b, ln c, cos α, cos β, cos γ) → (B, 9) closeness to special metrics.
+
+    For x in (ln a/b, ln b/c, ln a/c) [equal lengths], (cos α, cos β, cos γ) [90°] and
+    (|cos α| − ½, |cos β| − ½, |cos γ| − ½) [60° or 120°]: ln(|x| + ε) / ln(1/ε), about −1 for an exact
+    match and about 0 far from it (ε = :data:`CONTRAST_FLOOR`).
+    """
+    lengths, cosines = cell[:, :3], cell[:, 3:]
+    ratios = torch.stack(
+        [lengths[:, 0] - lengths[:, 1], lengths[:, 1] - lengths[:, 2], lengths[:, 0] - lengths[:, 2]], dim=1
+    )
+    differences = torch.cat([ratios, cosines, cosines.abs() - 0.5], dim=1)
+    return torch.log(differences.abs() + CONTRAST_FLOOR) / math.log(1.0 / CONTRAST_FLOOR)
 
 
 class _MaxOverPoints(torch.autograd.Function):
@@ -225,7 +246,11 @@ class PointNet(nn.Module):
             attention_layers=cfg.attention_layers,
             attention_heads=cfg.attention_heads,
         )
-        pooled_width = cfg.point_widths[-1] + (CELL_FEATURES if cfg.cell_features else 0)
+        pooled_width = (
+            cfg.point_widths[-1] * (2 if cfg.mirror_contrast else 1)
+            + (CELL_FEATURES if cfg.cell_features else 0)
+            + (CELL_CONTRASTS if cfg.cell_contrasts else 0)
+        )
         self.head = ClassifierHead((pooled_width, *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout)
 
     def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -239,10 +264,24 @@ class PointNet(nn.Module):
         if self.tnet is not None:
             transform = self.tnet(points[..., :3], mask)
             points = torch.cat([torch.bmm(points[..., :3], transform), points[..., 3:]], dim=-1)
-        pooled = self.features(points, mask)
+        if self.config.mirror_contrast:
+            pooled = self._pool_with_mirror(points, mask)
+        else:
+            pooled = self.features(points, mask)
         if self.config.cell_features:
             pooled = torch.cat([pooled, cell], dim=1)
+        if self.config.cell_contrasts:
+            pooled = torch.cat([pooled, cell_contrasts(cell)], dim=1)
         return self.head(pooled)
+
+    def _pool_with_mirror(self, points: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Pooled features of the cloud and |difference| to those of its mirror image through the xy
+        plane (one pass over both): zero where the pattern has that mirror symmetry."""
+        mirrored = torch.cat([points[..., :2], -points[..., 2:3], points[..., 3:]], dim=-1)
+        both_mask = None if mask is None else torch.cat([mask, mask])
+        both = self.features(torch.cat([points, mirrored]), both_mask)
+        pooled, pooled_mirror = both.chunk(2)
+        return torch.cat([pooled, (pooled - pooled_mirror).abs()], dim=1)
 
 
 def build_model(config: ModelConfig | None = None) -> PointNet:

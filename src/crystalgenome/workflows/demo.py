@@ -17,16 +17,17 @@ from crystalgenome.model import resolve_model_config
 from crystalgenome.training import TrainConfig
 from crystalgenome.utils.atomic import atomic_write_text
 from crystalgenome.utils.provenance import package_versions
+from crystalgenome.workflows.defaults import default_cell, default_model
 from crystalgenome.workflows.tasks import read_dataset_record, train_task
 
 DEMO_TASK = "crystal_system"
-DEMO_SETTINGS = DiffractionSettings(cell="conventional", max_miller=3)
+DEMO_SETTINGS = DiffractionSettings(cell=default_cell(DEMO_TASK), max_miller=3)
 """Conventional cells: their reciprocal lattice shows the crystal system's metric directly."""
 
 
-DEMO_MODEL = "lattice"
-"""The packaged model of the demo: each pattern read in its lattice's standard frame (exactly rotation
-invariant, so no rotation augmentation or test-time rotations are needed)."""
+DEMO_MODEL = default_model(DEMO_TASK)
+"""The packaged model of the demo, ``train``'s default for the task: each pattern read in its lattice's
+standard frame (exactly rotation invariant, so no rotation augmentation or test-time rotations)."""
 
 
 def demo_train_config(*, epochs: int, seed: int, model: str = DEMO_MODEL) -> TrainConfig:

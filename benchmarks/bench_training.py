@@ -1,11 +1,13 @@
-"""Training and prediction throughput of the default PointNet at 343 points (Miller box N = 3).
+"""Training and prediction throughput of a PointNet at 343 points (Miller box N = 3).
 
 Runs the real training loop (``crystalgenome.training.trainer.train_one_epoch``: in-memory batches,
-uniform random rotations, permutations, Adam) on synthetic diffraction-like clouds: random reciprocal
-lattices, all 343 points real, log-uniform intensities (throughput does not depend on the values).
+Adam, and for input-frame models uniform random rotations and permutations) on synthetic
+diffraction-like clouds: random reciprocal lattices, all 343 points real, log-uniform intensities
+(throughput does not depend on the values). Lattice-frame models get the Miller indices as channels
+and train without rotations, as ``crystalgenome train`` does (``TrainConfig.default_for``).
 
     .venv/bin/python benchmarks/bench_training.py                 # 2 CPU threads (or cuda when available)
-    .venv/bin/python benchmarks/bench_training.py --device cpu --threads 2 --config authors
+    .venv/bin/python benchmarks/bench_training.py --device cpu --threads 2 --config lattice
 
 The machine may be shared: each figure is the best of ``--repeats`` epochs (the least disturbed one);
 the median is printed too, with the load average. The last line is ``train_samples_per_s: X``.
@@ -28,15 +30,17 @@ from crystalgenome.training.predict import model_probabilities
 from crystalgenome.training.trainer import resolve_device, train_one_epoch
 
 
-def synthetic_clouds(count: int, max_miller: int = 3, seed: int = 0) -> np.ndarray:
-    """(count, (2N+1)³, 4) clouds: g = hkl · B for random reciprocal bases B (Å⁻¹), random intensities."""
+def synthetic_clouds(count: int, max_miller: int = 3, seed: int = 0, *, with_hkl: bool = False) -> np.ndarray:
+    """(count, (2N+1)³, 4) clouds: g = hkl · B for random reciprocal bases B (Å⁻¹), random intensities;
+    (count, (2N+1)³, 7) with the Miller indices appended when ``with_hkl``."""
     rng = np.random.default_rng(seed)
     axis = np.arange(-max_miller, max_miller + 1)
     hkl = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
     bases = rng.uniform(0.05, 0.35, size=(count, 3, 1)) * (np.eye(3) + rng.normal(0, 0.2, size=(count, 3, 3)))
     g = np.einsum("pk,nkj->npj", hkl, bases)
     intensity = 10 ** rng.uniform(-8, 0, size=(count, hkl.shape[0], 1))
-    return np.concatenate([g, intensity], axis=-1).astype(np.float32)
+    channels = [g, intensity] + ([np.broadcast_to(hkl, g.shape)] if with_hkl else [])
+    return np.concatenate(channels, axis=-1).astype(np.float32)
 
 
 def main() -> None:
@@ -55,8 +59,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     model_config = resolve_model_config(args.config).replace(num_classes=7)
-    config = TrainConfig(batch_size=args.batch_size, device=str(device))
-    points = synthetic_clouds(args.samples, args.max_miller)
+    config = TrainConfig.default_for(model_config).replace(batch_size=args.batch_size, device=str(device))
+    points = synthetic_clouds(args.samples, args.max_miller, with_hkl=model_config.needs_hkl)
     inputs = torch.from_numpy(NORMALISATIONS["authors"].apply(points)).to(device)
     mask = torch.ones(inputs.shape[:2], dtype=torch.bool, device=device)
     labels = torch.randint(0, 7, (args.samples,), generator=torch.Generator().manual_seed(0)).to(device)

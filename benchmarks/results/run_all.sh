@@ -4,6 +4,8 @@
 # Usage: bash benchmarks/results/run_all.sh [RUNS_DIR]   (data from $CRYSTALGENOME_DATA_DIR or ../shared/data)
 # Then:  python benchmarks/results/collect.py RUNS_DIR   (the markdown table)
 # About 3 hours on 2 CPU cores (two chains of one-thread runs side by side).
+# (The crystal_system default model is lattice_symmetry; cs_lattice_contrast and cs_lattice_conv are the
+# comparisons without the mirror contrast and without any contrast.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${CRYSTALGENOME_DATA_DIR:-../shared/data}
@@ -27,16 +29,15 @@ ensemble() {  # evaluate run folders as one ensemble, into the first one's evalu
 CGCNN=(--data "$DATA/mp_cgcnn_mtcgcnn")
 ELASTIC=(--data "$DATA/mp_elasticity_matcalc" --data "$DATA/mp_elastic_trachote")
 # With no --model/--cell, train uses the task's defaults (crystalgenome.workflows.defaults):
-# crystal_system: conventional cell + lattice_contrasts; the other tasks: primitive cell + lattice.
+# crystal_system: conventional cell + lattice_symmetry; the other tasks: primitive cell + lattice.
 (
-  train cs_lattice_contrast "${CGCNN[@]}" --task crystal_system --epochs 20 --seed 0
+  train cs_lattice_mirror "${CGCNN[@]}" --task crystal_system --epochs 20 --seed 0
+  train cs_lattice_contrast "${CGCNN[@]}" --task crystal_system --model lattice_contrasts --epochs 20 --seed 0
   train cs_lattice_conv "${CGCNN[@]}" --task crystal_system --model lattice --epochs 20 --seed 0
-  train metal_e30 "${CGCNN[@]}" --task metal --model default --epochs 30 --seed 0
-  train metal_lattice_e30_s2 "${CGCNN[@]}" --task metal --epochs 30 --seed 2 --split-seed 0
 ) &
 (
   train metal_lattice_e30 "${CGCNN[@]}" --task metal --epochs 30 --seed 0
-  train metal_lattice_e30_s1 "${CGCNN[@]}" --task metal --epochs 30 --seed 1 --split-seed 0
+  train metal_e30 "${CGCNN[@]}" --task metal --model default --epochs 30 --seed 0
   train stability_lattice_bal_e20 "${CGCNN[@]}" --labels "$DATA/mp_ehull_wyatt/mp_energy.csv" \
     --task stability --class-weighting balanced --epochs 20 --seed 0
   for task in bulk shear; do
@@ -48,7 +49,7 @@ ELASTIC=(--data "$DATA/mp_elasticity_matcalc" --data "$DATA/mp_elastic_trachote"
   done
 ) &
 wait
-for name in metal_lattice_e30 bulk_lattice_e40 shear_lattice_e40; do
+for name in bulk_lattice_e40 shear_lattice_e40; do
   ensemble "$RUNS/$name" "$RUNS/${name}_s1" "$RUNS/${name}_s2"
 done
 .venv/bin/python benchmarks/results/collect.py "$RUNS"

@@ -13,7 +13,7 @@ from crystalgenome.workflows import SYMMETRY_TASKS, default_cell, default_model
 def test_every_task_has_a_packaged_rotation_invariant_default(task: str) -> None:
     config = ModelConfig.packaged(default_model(task))
     assert config.needs_hkl
-    assert config.cell_contrasts == (task in SYMMETRY_TASKS)
+    assert config.cell_contrasts == config.mirror_contrast == (task in SYMMETRY_TASKS)
     assert default_cell(task) == ("conventional" if task in SYMMETRY_TASKS else "primitive")
 
 

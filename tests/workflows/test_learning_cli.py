@@ -154,3 +154,14 @@ def test_ensemble_refuses_members_that_saw_the_test_split(
     result = run("evaluate", metal_run, member, "--out", tmp_path / "ensemble", "--no-progress")
     assert result.returncode != 0
     assert "--split-seed" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ensemble_refuses_members_with_other_diffraction_settings(
+    metal_run: Path, cgcnn_dir: Path, tmp_path: Path
+) -> None:
+    member = _train_member(
+        cgcnn_dir, tmp_path / "conventional", "--seed", "2", "--split-seed", "1", "--cell", "conventional"
+    )
+    result = run("evaluate", metal_run, member, "--out", tmp_path / "ensemble", "--no-progress")
+    assert result.returncode != 0
+    assert "other diffraction settings" in result.stderr

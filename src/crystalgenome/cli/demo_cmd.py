@@ -14,9 +14,9 @@ def demo(
     epochs: int = typer.Option(25, "--epochs", help="Training epochs."),
     seed: int = typer.Option(0, "--seed"),
     model: str = typer.Option(
-        "lattice_contrasts",
+        "lattice_symmetry",
         "--model",
-        help="Packaged model: lattice_contrasts, lattice (exactly rotation invariant), default or authors.",
+        help="Packaged model: lattice_symmetry, lattice (exactly rotation invariant), default or authors.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

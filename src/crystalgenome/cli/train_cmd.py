@@ -55,8 +55,8 @@ def train(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="lattice_contrasts, lattice, default, authors or a ModelConfig JSON "
-        "(default: lattice_contrasts for crystal_system/crystal_family/trigonal_hexagonal, else lattice).",
+        help="lattice_symmetry, lattice_contrasts, lattice, default, authors or a ModelConfig JSON "
+        "(default: lattice_symmetry for crystal_system/crystal_family/trigonal_hexagonal, else lattice).",
     ),
     config: Path | None = typer.Option(None, "--config", help="TrainConfig JSON (options override it)."),
     batch_size: int | None = typer.Option(None, "--batch-size"),

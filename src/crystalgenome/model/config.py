@@ -3,8 +3,9 @@
 Two configurations ship as package data in ``crystalgenome/model/configs/``:
 ``authors.json`` (the published deepKNet PointNet), ``default.json`` (ours: the best accuracy we
 found within the 2-core speed goal), ``lattice.json`` (the default widths reading each cloud in its
-lattice's standard frame, with the cell shape given to the head) and ``lattice_contrasts.json`` (the
-same plus the cell's closeness to special metrics). Load them with ``ModelConfig.packaged("authors")``.
+lattice's standard frame, with the cell shape given to the head), ``lattice_contrasts.json`` (the
+same plus the cell's closeness to special metrics) and ``lattice_symmetry.json`` (the same plus the
+mirror contrast, the crystal-system model). Load them with ``ModelConfig.packaged("authors")``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import ClassVar, Literal
 
 from crystalgenome.utils.config import JsonConfig
 
-PACKAGED_CONFIGS = ("authors", "default", "lattice", "lattice_contrasts")
+PACKAGED_CONFIGS = ("authors", "default", "lattice", "lattice_contrasts", "lattice_symmetry")
 """Names of the configurations shipped in ``crystalgenome/model/configs/``."""
 
 FRAMES = ("input", "lattice")

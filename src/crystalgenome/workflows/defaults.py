@@ -1,7 +1,7 @@
 """What ``crystalgenome train`` uses when no option says otherwise: the settings of our best results.
 
 Symmetry tasks read the standardised conventional cell (its reciprocal lattice shows the lattice
-system's metric directly) with the ``lattice_contrasts`` model; property tasks read the standardised
+system's metric directly) with the ``lattice_symmetry`` model; property tasks read the standardised
 primitive cell with the ``lattice`` model. Both models are exactly rotation invariant, so training
 draws no rotations (:meth:`crystalgenome.training.TrainConfig.default_for`). README's results table
 lists the runs behind these choices.
@@ -23,7 +23,7 @@ def _check(task: str) -> None:
 def default_model(task: str) -> str:
     """The packaged model config ``train`` uses for ``task``."""
     _check(task)
-    return "lattice_contrasts" if task in SYMMETRY_TASKS else "lattice"
+    return "lattice_symmetry" if task in SYMMETRY_TASKS else "lattice"
 
 
 def default_cell(task: str) -> str:

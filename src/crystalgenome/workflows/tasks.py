@@ -177,7 +177,7 @@ def evaluate_task(
     paths = recorded if data is None else ([data] if isinstance(data, str | Path) else list(data))
     same = sorted(str(Path(p).resolve()) for p in paths) == sorted(recorded)
     test_ids = _run_split(run_dirs[0])["test"]
-    _check_ensemble(run_dirs, record["task"], test_ids if same else [])
+    _check_ensemble(run_dirs, record, test_ids if same else [])
     run = load_ensemble(run_dirs)
     dataset = load_task_dataset(
         paths, record["task"], settings=settings_from_dict(record["diffraction"]),
@@ -205,13 +205,18 @@ def _run_split(run_dir: Path) -> dict[str, list[str]]:
     return json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))
 
 
-def _check_ensemble(run_dirs: Sequence[Path], task: str, test_ids: Sequence[str]) -> None:
-    """Members of one task whose training and validation splits avoid the evaluated test structures."""
+def _check_ensemble(run_dirs: Sequence[Path], record: dict[str, Any], test_ids: Sequence[str]) -> None:
+    """Members of the first run's task and diffraction settings, whose training and validation splits
+    avoid the evaluated test structures."""
     held_out = set(test_ids)
     for member in run_dirs[1:]:
-        member_task = read_dataset_record(member)["task"]
-        if member_task != task:
-            raise ValueError(f"{member}: trained for {member_task}, not {task}; an ensemble needs one task")
+        member_record = read_dataset_record(member)
+        if member_record["task"] != record["task"]:
+            raise ValueError(
+                f"{member}: trained for {member_record['task']}, not {record['task']} (one task per ensemble)"
+            )
+        if member_record["diffraction"] != record["diffraction"]:
+            raise ValueError(f"{member}: trained on other diffraction settings than {run_dirs[0]}")
         split = _run_split(member)
         seen = held_out.intersection(split["train"]) | held_out.intersection(split["val"])
         if seen:

@@ -144,6 +144,12 @@ def test_mirror_contrast_is_zero_exactly_for_mirror_symmetric_patterns() -> None
     assert difference[1].abs().max() > 1e-3
 
 
+def test_inputs_without_miller_indices_are_refused() -> None:
+    model = PointNet(ModelConfig.packaged("lattice")).eval()
+    with pytest.raises(ValueError, match=r"reads 7 channels per point .*Miller indices.*got 4"):
+        model(torch.randn(2, 10, 4))
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="7\\+ input channels"):
         ModelConfig(frame="lattice", in_channels=4)

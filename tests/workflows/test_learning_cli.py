@@ -138,7 +138,7 @@ def test_ensemble_of_runs_on_one_split(metal_run: Path, cgcnn_dir: Path, tmp_pat
     assert metrics["members"] == [str(metal_run), str(member)]
     assert metrics["n"] == len(json.loads((metal_run / "splits.json").read_text())["test"])
 
-    dataset = load_task_dataset([cgcnn_dir], "metal", limit=400, seed=1, progress=False)
+    dataset = load_task_dataset([cgcnn_dir], "metal", limit=400, seed=1, progress=False, with_hkl=True)
     points, mask = dataset.points[:50], dataset.mask[:50]
     mean = np.mean(
         [predict_proba(load_run(path), points, mask, rotations=0) for path in (metal_run, member)], 0

@@ -255,6 +255,11 @@ class PointNet(nn.Module):
 
     def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """points (B, P, C), mask (B, P) bool or None → logits (B, num_classes)."""
+        if points.shape[-1] != self.config.in_channels:
+            hint = " (g, intensity, h, k, l: load the Miller indices)" if self.config.needs_hkl else ""
+            raise ValueError(
+                f"the model reads {self.config.in_channels} channels per point{hint}, got {points.shape[-1]}"
+            )
         if mask is not None and bool(mask.all()):
             mask = None  # fast path: no packing needed
         cell = None

@@ -35,6 +35,7 @@ def _model(config: dict) -> str:
     model = config["model_config"]
     if model.get("frame") == "lattice":
         frame = "lattice frame" + (" + contrasts" if model.get("cell_contrasts") else "")
+        frame += " + mirror" if model.get("mirror_contrast") else ""
     else:
         frame = "rotation-augmented"
     return f"{frame} {'-'.join(map(str, model['point_widths']))}"

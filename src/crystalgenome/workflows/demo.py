@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from crystalgenome.diffraction import DiffractionSettings
-from crystalgenome.model import resolve_model_config
 from crystalgenome.training import TrainConfig
 from crystalgenome.utils.atomic import atomic_write_text
 from crystalgenome.utils.provenance import package_versions
@@ -31,17 +30,16 @@ standard frame (exactly rotation invariant, so no rotation augmentation or test-
 
 
 def demo_train_config(*, epochs: int, seed: int, model: str = DEMO_MODEL) -> TrainConfig:
-    """Training settings of the demo: small and fast, but the real training loop. One torch thread:
-    about as fast as two on an idle 2-core machine for this model, and far faster on a busy one."""
-    rotations = 0 if resolve_model_config(model).needs_hkl else 4
-    return TrainConfig(
+    """Training settings of the demo: ``train``'s defaults for ``model``, small and fast (at most 4
+    test-time rotations). One torch thread: about as fast as two on an idle 2-core machine for this
+    model, and far faster on a busy one."""
+    config = TrainConfig.default_for(model)
+    return config.replace(
         epochs=epochs,
         seed=seed,
         batch_size=32,
         early_stopping_patience=None,
-        augment=("train",) if rotations else (),
-        test_time_rotations=rotations,
-        val_rotations=rotations,
+        test_time_rotations=min(config.test_time_rotations, 4),
         num_threads=1,
     )
 

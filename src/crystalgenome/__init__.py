@@ -12,4 +12,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "load_model"]
+
+
+def load_model(model: str):
+    """A shipped model by task name (e.g. ``"metal"``) or a run folder, ready to ``predict`` structures
+    (file paths, pymatgen ``Structure``s or ASE ``Atoms``). See :mod:`crystalgenome.workflows.models`."""
+    from crystalgenome.workflows.models import load_model as _load_model
+
+    return _load_model(model)

@@ -46,6 +46,10 @@ def _register() -> None:
     app.command("train")(train_cmd.train)
     app.command("evaluate")(train_cmd.evaluate)
     app.command("predict")(train_cmd.predict)
+    app.command("models")(train_cmd.models)
+    from crystalgenome.cli import boosted_cmd
+
+    app.command("baseline")(boosted_cmd.baseline)
     from crystalgenome.cli import demo_cmd
 
     app.command("demo")(demo_cmd.demo)

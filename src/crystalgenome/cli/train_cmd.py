@@ -23,7 +23,7 @@ THRESHOLD_FIELDS = {
 }
 
 
-def _thresholds(task: str, threshold: float | None) -> Any:
+def thresholds_for(task: str, threshold: float | None) -> Any:
     from crystalgenome.data import LabelThresholds
 
     if threshold is None:
@@ -33,7 +33,7 @@ def _thresholds(task: str, threshold: float | None) -> Any:
     return LabelThresholds(**{THRESHOLD_FIELDS[task]: threshold})
 
 
-def _headline(metrics: dict) -> dict:
+def headline(metrics: dict) -> dict:
     """The scalar metrics (value and 95% interval) of a metrics.json."""
     return {name: entry for name, entry in metrics.items() if isinstance(entry, dict) and "ci95" in entry}
 
@@ -112,7 +112,7 @@ def _train(options: dict[str, Any]) -> None:
             train_config=train_config,
             model_config=model,
             settings=settings,
-            thresholds=_thresholds(options["task"], options["threshold"]),
+            thresholds=thresholds_for(options["task"], options["threshold"]),
             split=options["split"],
             split_seed=options["split_seed"],
             labels=options["labels"],
@@ -126,7 +126,7 @@ def _train(options: dict[str, Any]) -> None:
     summary: dict[str, Any] = {"run_dir": str(result.run_dir), "best_epoch": result.best_epoch}
     summary["selection_metric"] = result.selection_metric
     if metrics is not None:
-        summary["test"] = _headline(metrics)
+        summary["test"] = headline(metrics)
         summary["evaluation"] = str(Path(options["out"]) / "evaluation")
     typer.echo(json.dumps(summary, indent=2))
 
@@ -159,35 +159,53 @@ def _evaluate(
     from crystalgenome.workflows import evaluate_task
 
     metrics = evaluate_task(run_dirs, data or None, out_dir=out, labels=labels, progress=progress)
-    summary = {"metrics": _headline(metrics), "rotation_invariance": metrics.get("rotation_invariance")}
+    summary = {"metrics": headline(metrics), "rotation_invariance": metrics.get("rotation_invariance")}
     summary["figures"] = metrics.get("figures")
     typer.echo(json.dumps(summary, indent=2))
 
 
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run folder made by `crystalgenome train`."),
-    paths: list[Path] = typer.Argument(..., help="Structure files or folders of them."),
+    model: str = typer.Argument(
+        ...,
+        help="A run folder (train or baseline) or a shipped model's task name (see `crystalgenome models`).",
+    ),
+    paths: list[Path] = typer.Argument(None, help="Structure files or folders of them."),
+    all_models: bool = typer.Option(
+        False, "--all", help="Run every shipped model; MODEL is then read as the first PATH."
+    ),
     output_format: str = typer.Option("table", "--format", help="table or json."),
     out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout."),
     rotations: int | None = typer.Option(
         None, "--rotations", help="Test-time rotations (default: the run's)."
     ),
 ) -> None:
-    """Classify structure files with a trained run (batched; bad files are reported on stderr)."""
+    """Classify structure files with a trained run or a shipped model (batched; bad files are reported
+    on stderr and never cost the others)."""
     if output_format not in ("table", "json"):
         raise fail(f"--format must be table or json, got {output_format!r}")
-    _predict(run_dir, paths, output_format, out, rotations)
+    if all_models:
+        _predict_all([Path(model), *(paths or [])], output_format, out)
+    elif not paths:
+        raise fail("give MODEL and at least one PATH (or --all PATH...)")
+    else:
+        _predict(model, paths, output_format, out, rotations)
+
+
+def _report(errors: list, predicted: int) -> None:
+    for error in errors:
+        print(f"crystalgenome: skipped {error}", file=sys.stderr)
+    if errors and not predicted:
+        raise fail(f"none of the {len(errors)} structures could be predicted")
 
 
 @reports_errors
 def _predict(
-    run_dir: Path, paths: list[Path], output_format: str, out: Path | None, rotations: int | None
+    model: str, paths: list[Path], output_format: str, out: Path | None, rotations: int | None
 ) -> None:
     from crystalgenome.workflows import predict_files
+    from crystalgenome.workflows.models import resolve_model_dir
 
-    result = predict_files(run_dir, paths, rotations=rotations)
-    for error in result.errors:
-        print(f"crystalgenome: skipped {error}", file=sys.stderr)
+    result = predict_files(resolve_model_dir(model), paths, rotations=rotations)
     if output_format == "json":
         emit(json.dumps(result.predictions, indent=1), out)
     else:
@@ -195,5 +213,50 @@ def _predict(
             f"{p['file']}\t{p['label']}\t{p['probabilities'][p['label']]:.3f}" for p in result.predictions
         ]
         emit("\n".join(["file\tlabel\tprobability", *lines]), out)
-    if result.errors and not result.predictions:
-        raise fail(f"none of the {len(result.errors)} structures could be predicted")
+    _report(result.errors, len(result.predictions))
+
+
+@reports_errors
+def _predict_all(paths: list[Path], output_format: str, out: Path | None) -> None:
+    from crystalgenome.workflows.models import predict_all
+
+    results, errors = predict_all(paths)
+    if output_format == "json":
+        emit(json.dumps(results, indent=1), out)
+    else:
+        names = sorted({name for result in results for name in result["predictions"]})
+        lines = [
+            "\t".join([result["file"], *(result["predictions"].get(n, {}).get("label", "-") for n in names)])
+            for result in results
+        ]
+        emit("\n".join(["\t".join(["file", *names]), *lines]), out)
+    _report(errors, len(results))
+
+
+def models(
+    name: str | None = typer.Argument(None, help="A shipped model's task name: print its model card."),
+    output_format: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """List the models shipped with the package and their test metrics, or print one model's card."""
+    _models(name, output_format)
+
+
+@reports_errors
+def _models(name: str | None, output_format: str) -> None:
+    from crystalgenome.workflows.models import headline_metrics, model_card, shipped_models
+
+    if name is not None:
+        typer.echo(model_card(name))
+        return
+    rows = [headline_metrics(model) for model in shipped_models()]
+    if output_format == "json":
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    lines = ["task\tmodel\ttest metric [95% CI]\ttest size"]
+    for row in rows:
+        metric = "roc_auc" if "roc_auc" in row else "accuracy"
+        entry = row.get(metric)
+        low, high = ("?", "?") if entry is None else entry["ci95"]
+        shown = "-" if entry is None else f"{metric} {entry['value']:.3f} [{low:.3f}, {high:.3f}]"
+        lines.append(f"{row['model']}\t{row['kind']}\t{shown}\t{row['test_size']}")
+    typer.echo("\n".join(lines))

@@ -75,6 +75,12 @@ def predict_files(
     Each prediction is ``{"file", "label", "probabilities": {class_name: p}}``; class names are the
     data layer's (e.g. ``metal``/``insulator``, lower-case crystal systems).
     """
+    from crystalgenome.workflows.boosted import is_boosted_run
+
+    if is_boosted_run(run_dir):
+        from crystalgenome.workflows.models import predict_model_files
+
+        return PredictionResult(*predict_model_files(run_dir, paths, batch_files=batch_files))
     run = load_run(run_dir)
     settings = settings_from_dict(read_dataset_record(run_dir)["diffraction"])
     calculator = DiffractionCalculator(settings)

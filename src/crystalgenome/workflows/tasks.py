@@ -30,7 +30,7 @@ def _split_names(dataset: TaskDataset) -> np.ndarray:
     return np.array([part.get(material_id, "unused") for material_id in dataset.ids])
 
 
-def _dataset_record(
+def dataset_record(
     dataset: TaskDataset,
     data: Sequence[str | Path],
     *,
@@ -101,7 +101,7 @@ def train_task(
             labels=labels, workers=workers, limit=limit, progress=progress, with_hkl=model_config.needs_hkl,
         )  # fmt: skip
     store_settings = _store_settings(dataset)
-    record = _dataset_record(
+    record = dataset_record(
         dataset,
         paths,
         settings=store_settings,

@@ -183,6 +183,7 @@ def predict(
 def _predict(
     run_dir: Path, paths: list[Path], output_format: str, out: Path | None, rotations: int | None
 ) -> None:
+    from crystalgenome.errors import one_line
     from crystalgenome.workflows import predict_files
 
     result = predict_files(run_dir, paths, rotations=rotations)
@@ -192,7 +193,8 @@ def _predict(
         emit(json.dumps(result.predictions, indent=1), out)
     else:
         lines = [
-            f"{p['file']}\t{p['label']}\t{p['probabilities'][p['label']]:.3f}" for p in result.predictions
+            f"{one_line(p['file'])}\t{p['label']}\t{p['probabilities'][p['label']]:.3f}"
+            for p in result.predictions
         ]
         emit("\n".join(["file\tlabel\tprobability", *lines]), out)
     if result.errors and not result.predictions:

@@ -60,6 +60,7 @@ class FeaturizeReport:
         shards_computed: shards computed by this run.
         shards_reused: finished shards found from an earlier run and kept as they were.
         seconds: wall time of this run, s.
+        resumed: structures already in finished shards when this run started (0: a fresh store).
     """
 
     store: Path
@@ -69,6 +70,7 @@ class FeaturizeReport:
     shards_computed: int = 0
     shards_reused: int = 0
     seconds: float = 0.0
+    resumed: int = 0
 
 
 def featurize(
@@ -94,7 +96,8 @@ def featurize(
 
     Raises:
         StoreError: ``out`` holds a store made with other settings, another source or shard size,
-            or is a non-empty folder that is not a store.
+            or more structures than ``limit`` selects (finished shards are never deleted), or is a
+            non-empty folder that is not a store.
     """
     started = time.perf_counter()
     settings = settings or DiffractionSettings()
@@ -124,6 +127,7 @@ def featurize(
         shards_computed=computed,
         shards_reused=len(plan) - len(pending),
         seconds=time.perf_counter() - started,
+        resumed=done,
     )
 
 
@@ -215,6 +219,14 @@ def _check_compatible(store: Path, existing: dict[str, Any], header: dict[str, A
         raise StoreError(
             f"{store}: this store was made from another source ({existing['source']['path']}, fingerprint "
             f"{existing['source']['fingerprint']}); featurize into another --out folder"
+        )
+    if existing.get("num_structures", 0) > header["num_structures"]:
+        before = existing.get("limit")
+        raise StoreError(
+            f"{store}: this store holds the first {existing['num_structures']} structures "
+            f"({'--limit ' + str(before) if before is not None else 'no --limit'}); "
+            f"--limit {header['limit']} would delete finished shards. Resume with --limit "
+            f"{existing['num_structures']} or more (or no --limit), or featurize into another --out folder"
         )
     if existing["shard_size"] != header["shard_size"]:
         raise StoreError(

@@ -13,9 +13,39 @@ MIN_VOLUME = 1e-3
 MIN_DISTANCE = 0.5
 """Smallest accepted distance between two sites, Å (the H–H bond is 0.74 Å)."""
 
+_LENGTH_NAMES = ("a", "b", "c")
+_ANGLE_NAMES = ("alpha", "beta", "gamma")
+
 _IMAGE_SHIFTS = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float)
 _ZERO_SHIFT = 13  # index of (0, 0, 0) in _IMAGE_SHIFTS
 _CHUNK_ENTRIES = 1_000_000
+
+
+def cell_parameter_problem(
+    a: float, b: float, c: float, alpha: float, beta: float, gamma: float
+) -> str | None:
+    """Why lengths (Å) and angles (degrees) do not describe a real cell, or None.
+
+    Lengths must be finite and positive, angles strictly between 0° and 180°, each angle smaller than
+    the sum of the other two (else 1 − cos²α − cos²β − cos²γ + 2 cosα cosβ cosγ < 0: no such cell),
+    and the volume at least :data:`MIN_VOLUME`.
+    """
+    for label, value in zip(_LENGTH_NAMES, (a, b, c), strict=True):
+        if not (np.isfinite(value) and value > 0):
+            return f"cell length {label} is {value:g} Å; cell lengths must be positive"
+    angles = (alpha, beta, gamma)
+    for label, value in zip(_ANGLE_NAMES, angles, strict=True):
+        if not (np.isfinite(value) and 0 < value < 180):
+            return f"cell angle {label} is {value:g}°; cell angles must be between 0° and 180°"
+    cosines = np.cos(np.radians(angles))
+    squared = 1 - float(cosines @ cosines) + 2 * float(np.prod(cosines))
+    text = ", ".join(f"{label}={value:g}°" for label, value in zip(_ANGLE_NAMES, angles, strict=True))
+    if squared < -1e-12:
+        return f"cell angles {text} do not form a cell (each must be smaller than the sum of the other two)"
+    volume = a * b * c * float(np.sqrt(max(squared, 0.0)))
+    if volume < MIN_VOLUME:
+        return f"cell has zero volume ({volume:.3g} Å³ from lengths {a:g}, {b:g}, {c:g} Å and angles {text})"
+    return None
 
 
 def minimum_distance(cell: Cell) -> float:

@@ -75,7 +75,8 @@ def json_layout(path: Path) -> str:
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:  # type: ignore[operator]
         head = handle.read(1 << 16).lstrip()
     if head.startswith("["):
-        return "records"
+        first = head[1:].lstrip()[:1]
+        return "records" if first in ("{", "]") else "unknown"  # a list of objects (records)
     match = _FIRST_KEY.match(head)
     if match is None:
         return "unknown"

@@ -97,20 +97,23 @@ def canonical_properties(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[ordered]
 
 
-def checked_properties(frame: pd.DataFrame, where: str, *, first_row: int = 2) -> pd.DataFrame:
+def checked_properties(
+    frame: pd.DataFrame, where: str, *, first_row: int = 2, numeric: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The :data:`PROPERTY_COLUMNS` of a label table read from a file, as float64, with every value
     that cannot be used reported, never silently dropped or used.
 
     Empty cells mean unknown. Any other value that is not a number (``abc``, ``N/A``, ``12 GPa``), not
     finite (``inf``, ``1e400``, ``nan``) or negative where impossible (:data:`NON_NEGATIVE`) becomes
     unknown too, and one warning per column names ``where``, the count and the first examples with
-    their row (``first_row`` is the file line of the table's first row) and id.
+    their row (``first_row`` is the file line of the table's first row) and id. Columns named in
+    ``numeric`` are checked the same way (numbers expected, any sign).
     """
     import numpy as np
     import pandas as pd
 
     frame = rename_aliases(frame.copy())
-    for name in PROPERTY_COLUMNS:
+    for name in dict.fromkeys([*PROPERTY_COLUMNS, *numeric]):
         if name not in frame.columns:
             continue
         raw = frame[name]

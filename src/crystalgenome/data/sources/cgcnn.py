@@ -83,7 +83,7 @@ class CgcnnSource(Source):
         mp_ids = self._mp_ids()
         raw.index = pd.Index([mp_ids.get(stem, stem) for stem in stems], name="material_id")
         check_unique(list(raw.index), str(self.path / ID_PROP))
-        self._table = checked_properties(raw, str(self.path / ID_PROP), first_row=1)
+        self._table = checked_properties(raw, str(self.path / ID_PROP), first_row=1, numeric=names)
         return self._table
 
     def _column_names(self, count: int) -> tuple[str, ...]:

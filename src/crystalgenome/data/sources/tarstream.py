@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import gzip
 import io
 import json
 import lzma
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -64,13 +64,55 @@ _DAMAGE = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
 def _damage_reason(error: BaseException) -> str:
     if isinstance(error, EOFError):
         return "archive is truncated: it ends in the middle of the compressed data"
-    if isinstance(error, gzip.BadGzipFile | zlib.error | lzma.LZMAError):
+    if isinstance(error, zlib.error | lzma.LZMAError):
         return f"compressed data is corrupt ({error})"
     if isinstance(error, ValueError) and "base 8" in str(error):
         return "corrupt tar header (a number field is not octal)"
     if isinstance(error, OSError) and error.strerror:
         return f"cannot be read ({error.strerror})"
+    if isinstance(error, OSError):  # bz2 reports corrupt data as a bare OSError
+        return f"compressed data is corrupt ({error})"
     return str(error) or type(error).__name__
+
+
+class _Decompressed(io.RawIOBase):
+    """The decompressed bytes of a gzip, bzip2 or xz file as a raw stream that hands out every byte it
+    has decoded before raising on damage (``gzip.open`` behind a buffer can lose up to a buffer's worth
+    of good data when the file is cut short), so that the members before the damage stay readable.
+
+    Raises (from reads): EOFError when the file ends inside the compressed data; the decompressor's
+    error (``zlib.error``, ``OSError``, ``lzma.LZMAError``) for corrupt data.
+    """
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, handle: BinaryIO, new_decompressor: Callable[[], Any]) -> None:
+        self._handle = handle
+        self._new = new_decompressor
+        self._decompressor = new_decompressor()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            if self._decompressor.eof:
+                rest = self._decompressor.unused_data + self._handle.read(self._CHUNK)
+                if not rest.strip(b"\0"):
+                    return 0  # end of the last stream (zero padding allowed)
+                self._decompressor = self._new()  # concatenated streams, as gzip.open reads them
+                self._pending = self._decompressor.decompress(rest)
+                continue
+            chunk = self._handle.read(self._CHUNK)
+            if not chunk:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            self._pending = self._decompressor.decompress(chunk)
+        size = min(len(view), len(self._pending))
+        view[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 @contextlib.contextmanager
@@ -78,15 +120,17 @@ def _open_decompressed(archive: str) -> Iterator[BinaryIO]:
     """The archive's bytes, decompressed (gzip, bzip2, xz or none, by magic number), buffered."""
     with Path(archive).open("rb") as handle:
         magic = handle.read(6)
-    opener: Callable[..., Any] = Path.open
-    if magic.startswith(b"\x1f\x8b"):
-        opener = gzip.open
-    elif magic.startswith(b"BZh"):
-        opener = bz2.open
-    elif magic.startswith(b"\xfd7zXZ\x00"):
-        opener = lzma.open
-    with opener(Path(archive), "rb") as raw, io.BufferedReader(raw, 1 << 20) as buffered:
-        yield buffered
+        handle.seek(0)
+        factory: Callable[[], Any] | None = None
+        if magic.startswith(b"\x1f\x8b"):
+            factory = partial(zlib.decompressobj, wbits=31)
+        elif magic.startswith(b"BZh"):
+            factory = bz2.BZ2Decompressor
+        elif magic.startswith(b"\xfd7zXZ\x00"):
+            factory = lzma.LZMADecompressor
+        raw: Any = handle if factory is None else _Decompressed(handle, factory)
+        with io.BufferedReader(raw, 1 << 20) as buffered:
+            yield buffered
 
 
 def _octal(field: bytes) -> int:

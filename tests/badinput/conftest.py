@@ -36,19 +36,26 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A crystal-system run trained for one epoch on pymatgen's example structures (a few seconds)."""
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pymatgen's 21 example structures as CIFs in a generic folder."""
     from pymatgen.io.cif import CifWriter
-
-    from crystalgenome.diffraction import DiffractionSettings
-    from crystalgenome.training import TrainConfig
-    from crystalgenome.workflows.tasks import train_task
 
     data = tmp_path_factory.mktemp("tiny_data")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, structure in bundled_structures().items():
             (data / f"{name}.cif").write_text(str(CifWriter(structure)))
+    return data
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A crystal-system run trained for one epoch on pymatgen's example structures (a few seconds)."""
+    from crystalgenome.diffraction import DiffractionSettings
+    from crystalgenome.training import TrainConfig
+    from crystalgenome.workflows.tasks import train_task
+
+    data = tiny_data
     out = tmp_path_factory.mktemp("tiny_run") / "run"
     config = TrainConfig(
         epochs=1, seed=0, augment=(), test_time_rotations=0, val_rotations=0, num_threads=1, batch_size=8

@@ -221,7 +221,7 @@ def test_smaller_limit_on_an_existing_store_is_refused_and_keeps_the_shards(tmp_
     result = invoke("featurize", str(folder), *common, "--limit", "2")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(out) in lines[0] and "--limit 2 would delete finished shards" in lines[0]
+    assert len(lines) == 1 and str(out) in lines[0] and "--limit 2 leaves out" in lines[0]
     assert _shards(out) == before
     assert len(FeatureStore.open(out)) == 5
     grown = invoke("featurize", str(folder), *common)
@@ -242,6 +242,17 @@ def test_a_fresh_store_does_not_say_resumed_and_a_rerun_does(tmp_path: Path) -> 
     assert first.returncode == 0 and "resumed" not in first.stderr
     again = invoke("featurize", str(folder), "--out", str(out), "--workers", "1", "--no-progress")
     assert again.returncode == 0 and f"resumed {out}: 6 of 6 structures" in again.stderr
+
+
+def test_a_resumed_training_run_says_so(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    options = ("--task", "crystal_system", "--out", str(out), "--epochs", "1", "--max-miller", "2")
+    options += ("--workers", "1", "--no-progress")
+    first = invoke("train", "--data", str(tiny_data), *options)
+    assert first.returncode == 0 and "resuming" not in first.stderr, first.stderr
+    again = invoke("train", "--data", str(tiny_data), *options)
+    assert again.returncode == 0, again.stderr
+    assert f"crystalgenome: resuming {out} after epoch 1" in again.stderr.splitlines()
 
 
 def test_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,6 +74,21 @@ def test_predict_reports_each_bad_file_and_predicts_the_good_ones(corpus: Corpus
     assert "Traceback" not in result.stderr
 
 
+def test_predict_reports_a_link_to_its_own_folder(corpus: Corpus, tiny_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "structures"
+    (folder / "inner").mkdir(parents=True)
+    (folder / "inner" / "si.cif").write_text(corpus.good[0].read_text())
+    (folder / "inner" / "back").symlink_to("..")
+    (folder / "elsewhere").symlink_to(corpus.folder / "folder.cif")  # a linked folder is scanned
+    result = invoke("predict", str(tiny_run), str(folder), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [p["file"] for p in json.loads(result.stdout)] == [str(folder / "inner" / "si.cif")]
+    assert result.stderr.strip().splitlines() == [
+        f"crystalgenome: skipped {folder / 'inner' / 'back'}: symbolic link loop: it links to {folder}, "
+        "a folder that contains the link"
+    ]
+
+
 def test_predict_json_keeps_odd_file_names_exact(corpus: Corpus, tiny_run: Path) -> None:
     odd = [path for path in corpus.good if "\t" in path.name or "\n" in path.name]
     result = invoke("predict", str(tiny_run), *map(str, odd), str(corpus.folder / "zero_length.cif"),

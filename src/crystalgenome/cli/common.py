@@ -25,20 +25,27 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 class _StderrHandler(logging.Handler):
-    """Warnings of crystalgenome's loggers as ``crystalgenome: warning: ...`` lines on the current stderr."""
+    """Warnings of crystalgenome's loggers as ``crystalgenome: warning: ...`` lines on the current stderr,
+    and the one notice users must see among the info messages: that a run resumed earlier work."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"crystalgenome: warning: {one_line(record.getMessage())}", file=sys.stderr)
+        if record.levelno >= logging.WARNING:
+            print(f"crystalgenome: warning: {one_line(record.getMessage())}", file=sys.stderr)
+        elif str(record.msg).startswith("resuming "):
+            print(f"crystalgenome: {one_line(record.getMessage())}", file=sys.stderr)
 
 
-_HANDLER = _StderrHandler(logging.WARNING)
+_HANDLER = _StderrHandler(logging.INFO)
 
 
 def show_warnings() -> None:
-    """Print the library's warnings (bad label values, damaged archives, ...) on stderr, once."""
+    """Print the library's warnings (bad label values, damaged archives, ...) and resume notices on
+    stderr (installed once)."""
     logger = logging.getLogger("crystalgenome")
     if _HANDLER not in logger.handlers:
         logger.addHandler(_HANDLER)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 def reports_errors(function: Callable[P, R]) -> Callable[P, R]:

@@ -199,7 +199,9 @@ def _is_empty_folder(path: Path) -> bool:
 def _prepare_store(store: Path, header: dict[str, Any], plan: list[ShardSpec]) -> None:
     """Check that an existing store may be continued, record the run, drop stale temporary files."""
     if (store / MANIFEST_NAME).exists():
-        _check_compatible(store, read_manifest(store), header)
+        existing = read_manifest(store)
+        _check_compatible(store, existing, header)
+        _check_nothing_lost(store, existing, header, plan)
     write_manifest(store, {**header, "status": "in_progress", "shards": [spec.to_dict() for spec in plan]})
     shards = store / SHARDS_DIR
     shards.mkdir(exist_ok=True)
@@ -220,18 +222,35 @@ def _check_compatible(store: Path, existing: dict[str, Any], header: dict[str, A
             f"{store}: this store was made from another source ({existing['source']['path']}, fingerprint "
             f"{existing['source']['fingerprint']}); featurize into another --out folder"
         )
-    if existing.get("num_structures", 0) > header["num_structures"]:
-        before = existing.get("limit")
-        raise StoreError(
-            f"{store}: this store holds the first {existing['num_structures']} structures "
-            f"({'--limit ' + str(before) if before is not None else 'no --limit'}); "
-            f"--limit {header['limit']} would delete finished shards. Resume with --limit "
-            f"{existing['num_structures']} or more (or no --limit), or featurize into another --out folder"
-        )
     if existing["shard_size"] != header["shard_size"]:
         raise StoreError(
             f"{store}: this store uses --shard-size {existing['shard_size']}, not {header['shard_size']}; "
             "resume with the same shard size or featurize into another --out folder"
+        )
+
+
+def _check_nothing_lost(
+    store: Path, existing: dict[str, Any], header: dict[str, Any], plan: list[ShardSpec]
+) -> None:
+    """Refuse a run whose plan leaves out structures of finished shards (a smaller ``limit``): their
+    shards would be deleted or overwritten. Growing a store is fine (a last, shorter shard is redone)."""
+    import h5py
+
+    wanted = {material_id for spec in plan for material_id in spec.ids}
+    left_out: list[str] = []
+    for path in sorted((store / SHARDS_DIR).glob("shard-*.h5")):
+        identity = shard_identity(path)
+        if identity is None or identity[0] != header["settings_fingerprint"]:
+            continue  # not a finished shard of these settings: nothing to keep
+        with h5py.File(path, "r") as handle:
+            covered = [*handle["ids"].asstr()[:], *handle["skipped_ids"].asstr()[:]]
+        left_out.extend(material_id for material_id in covered if material_id not in wanted)
+    if left_out:
+        held = existing.get("num_structures", "more")
+        raise StoreError(
+            f"{store}: finished shards hold {len(left_out)} structures that --limit {header['limit']} leaves "
+            f"out (e.g. {', '.join(left_out[:3])}); running would delete them. Resume with --limit {held} or "
+            "more (or no --limit), or featurize into another --out folder"
         )
 
 

@@ -78,6 +78,8 @@ def entry_problem(path: Path) -> str | None:
                 return _LOOP
             return f"broken symbolic link: its target {path.readlink()} does not exist"
     if path.is_dir():
+        if path.is_symlink() and _links_to_ancestor(path):
+            return f"symbolic link loop: it links to {path.resolve()}, a folder that contains the link"
         return "is a folder, not a structure file"
     if not path.exists():
         return "no such file"
@@ -86,12 +88,17 @@ def entry_problem(path: Path) -> str | None:
     return None
 
 
+def _links_to_ancestor(path: Path) -> bool:
+    target, parent = path.resolve(), path.parent.resolve()
+    return target == parent or target in parent.parents
+
+
 def find_structure_files(folder: Path) -> list[Path]:
     """Structure files under ``folder``, recursively and sorted, following links to folders once.
 
     Entries named like structure files that cannot be read as files (folders named ``x.cif``, broken
     links, link loops) are listed too, so that reading them reports why rather than skipping them in
-    silence. A link to a folder that is already being scanned (a loop) is listed as well.
+    silence. So is a link to a folder that contains it (a loop, not followed).
     """
     found: list[Path] = []
     seen = {folder.resolve()}
@@ -106,7 +113,7 @@ def find_structure_files(folder: Path) -> list[Path]:
             if entry.is_dir() and not is_structure_file(entry):
                 target = entry.resolve()
                 if target in seen:
-                    if entry.is_symlink():
+                    if entry.is_symlink() and _links_to_ancestor(entry):
                         found.append(entry)  # reported as a loop when read
                     continue
                 seen.add(target)

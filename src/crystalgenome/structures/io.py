@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -80,6 +81,8 @@ def entry_problem(path: Path) -> str | None:
     if path.is_dir():
         if path.is_symlink() and _links_to_ancestor(path):
             return f"symbolic link loop: it links to {path.resolve()}, a folder that contains the link"
+        if not os.access(path, os.R_OK | os.X_OK):
+            return "is a folder that cannot be read (permission denied)"
         return "is a folder, not a structure file"
     if not path.exists():
         return "no such file"
@@ -98,7 +101,8 @@ def find_structure_files(folder: Path) -> list[Path]:
 
     Entries named like structure files that cannot be read as files (folders named ``x.cif``, broken
     links, link loops) are listed too, so that reading them reports why rather than skipping them in
-    silence. So is a link to a folder that contains it (a loop, not followed).
+    silence (the files inside such a folder are still found). So are a link to a folder that contains
+    it (a loop, not followed) and a folder that cannot be listed.
     """
     found: list[Path] = []
     seen = {folder.resolve()}
@@ -107,19 +111,20 @@ def find_structure_files(folder: Path) -> list[Path]:
         current = pending.pop()
         try:
             entries = sorted(current.iterdir())
-        except OSError as error:
-            raise StructureError(str(current), f"cannot list the folder ({error.strerror})") from None
+        except OSError:
+            found.append(current)  # reported when read: a folder that cannot be read
+            continue
         for entry in entries:
-            if entry.is_dir() and not is_structure_file(entry):
-                target = entry.resolve()
-                if target in seen:
-                    if entry.is_symlink() and _links_to_ancestor(entry):
-                        found.append(entry)  # reported as a loop when read
-                    continue
+            if is_structure_file(entry):
+                found.append(entry)
+            if not entry.is_dir():
+                continue
+            target = entry.resolve()
+            if target not in seen:
                 seen.add(target)
                 pending.append(entry)
-            elif is_structure_file(entry):
-                found.append(entry)
+            elif entry.is_symlink() and _links_to_ancestor(entry):
+                found.append(entry)  # reported as a loop when read
     return sorted(found)
 
 

@@ -19,7 +19,7 @@ from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
 from crystalgenome.diffraction.scattering import scattering_model
 from crystalgenome.store import FeatureStore
 from crystalgenome.structures import Cell, read_structure
-from tests.badinput.corpus import cif, poscar, tar_gz, write_good_files
+from tests.badinput.corpus import CUBE, GOOD_SITES, cif, poscar, tar_gz, write_good_files
 from tests.badinput.test_structure_files import invoke
 
 # --- labels ------------------------------------------------------------------------------------------
@@ -200,6 +200,34 @@ def _parse(data: bytes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Structure.from_str(data.decode(), fmt="cif")
+
+
+def _records(count: int) -> str:
+    """A records dataset (JSON text) of ``count`` rock-salt-like structures."""
+    record = {"lattice": {"matrix": CUBE}, "sites": GOOD_SITES}
+    return json.dumps(
+        [{"material_id": f"mp-{i}", "structure": record, "band_gap": 1.0} for i in range(count)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "reason"),
+    [
+        ("cut.json.gz", lambda text: gzip.compress(text.encode())[:-200], "truncated"),
+        ("cut.json", lambda text: text[:-30].encode(), "invalid json"),
+        ("noise.json.gz", lambda text: b"\x1f\x8b" + bytes(range(200)) * 5, "corrupt"),
+    ],
+)
+def test_damaged_dataset_json_is_one_clear_error(tmp_path: Path, name: str, damage, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(damage(_records(300)))
+    for command in ("info", "featurize"):
+        extra = ["--out", str(tmp_path / "store")] if command == "featurize" else []
+        result = invoke(command, str(path), *extra, "--workers", "1")
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"crystalgenome: error: {path}: "), lines
+        assert reason in lines[0].lower()
 
 
 # --- stores -------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def read_label_table(table: str | Path | pd.DataFrame, *, id_column: str = "mate
     if id_column in frame.columns:
         frame = frame.set_index(id_column)
     elif frame.index.name != id_column:
-        raise ValueError(f"label table has no {id_column!r} column")
+        raise ValueError(f"{where}: the label table has no {id_column!r} column")
     frame.index = pd.Index(frame.index.astype(str).str.strip(), name="material_id")
     frame = checked_properties(frame, where)
     duplicated = frame.index.duplicated()

@@ -116,7 +116,12 @@ BAD_FILES: tuple[BadFile, ...] = (
     BadFile("missing_length.cif", _text(cif((None, "4", "4", "90", "90", "90"))), ("_cell_length_a",)),
     BadFile("thin_cell.cif", _text(cif(("1e-4", "4", "4", "90", "90", "90"))), ("too thin",)),
     BadFile("tiny_cell.cif", _text(cif(("1e-5", "4", "4", "90", "90", "90"))), ("zero volume",)),
-    BadFile("overlapping.cif", _text(cif(atoms=_OVERLAP)), ("overlapping", "0.040 å"), readable=True),
+    BadFile(
+        "overlapping.cif",
+        _text(cif(atoms=_OVERLAP)),
+        ("overlapping", "0.040 å", "(na)", "(cl)"),
+        readable=True,
+    ),
     BadFile("same_position.cif", _text(cif(atoms=(("Na", 0, 0, 0), ("Cl", 0, 0, 0)))), ("same position",)),
     BadFile("unknown_element.cif", _text(cif(atoms=(("Xx", 0, 0, 0),))), ("xx",), readable=True),
     BadFile("two_blocks.cif", _text(cif(block="first") + cif(block="second")), ("2 structures", "second")),

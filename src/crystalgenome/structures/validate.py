@@ -54,10 +54,16 @@ def minimum_distance(cell: Cell) -> float:
     Fractional differences are wrapped to [-0.5, 0.5] and the 27 neighbouring images are
     checked, vectorised over all pairs (in row blocks to bound memory).
     """
+    return closest_pair(cell)[0]
+
+
+def closest_pair(cell: Cell) -> tuple[float, int, int]:
+    """(distance in Å, site i, site j) of the closest two sites (i == j: a site and its own image);
+    see :func:`minimum_distance`."""
     frac, n = cell.frac_coords, cell.num_sites
     shifts = _IMAGE_SHIFTS @ cell.lattice  # (27, 3)
     rows = max(1, _CHUNK_ENTRIES // (27 * n))
-    shortest = np.inf
+    shortest, pair = np.inf, (0, 0)
     for start in range(0, n, rows):
         block = frac[start : start + rows]
         diff = block[:, None, :] - frac[None, :, :]
@@ -66,8 +72,12 @@ def minimum_distance(cell: Cell) -> float:
         squared = np.einsum("abcd,abcd->abc", images, images)
         local = np.arange(block.shape[0])
         squared[local, start + local, _ZERO_SHIFT] = np.inf
-        shortest = min(shortest, float(squared.min()))
-    return float(np.sqrt(shortest))
+        flat = int(squared.argmin())
+        if squared.flat[flat] < shortest:
+            shortest = float(squared.flat[flat])
+            row, column, _ = np.unravel_index(flat, squared.shape)
+            pair = (start + int(row), int(column))
+    return float(np.sqrt(shortest)), *pair
 
 
 def _shortest_wrapped_distance(cell: Cell) -> float:
@@ -120,8 +130,18 @@ def validate_structure(cell: Cell, *, name: str = "structure", min_distance: flo
         if any(occ <= 0 for occ in composition.values()) or total > 1 + 1e-6:
             raise StructureError(name, f"invalid site occupancies {composition} (each must be in (0, 1])")
     if min_distance > 0 and has_overlap(cell, min_distance):
-        shortest = minimum_distance(cell)
+        shortest, i, j = closest_pair(cell)
         if shortest < min_distance:
-            raise StructureError(
-                name, f"overlapping atoms: two sites are {shortest:.3f} Å apart (minimum {min_distance} Å)"
+            first, second = _species(cell, i), _species(cell, j)
+            what = (
+                f"site {i} ({first}) is {shortest:.3f} Å from its own periodic image"
+                if i == j
+                else f"sites {i} ({first}) and {j} ({second}) are {shortest:.3f} Å apart"
             )
+            raise StructureError(name, f"overlapping atoms: {what} (minimum {min_distance} Å)")
+
+
+def _species(cell: Cell, site: int) -> str:
+    """``Na`` or ``Na0.5Cl0.5``: what site ``site`` holds."""
+    composition = cell.compositions[int(cell.types[site])]
+    return "".join(s if abs(o - 1) < 1e-8 else f"{s}{o:g}" for s, o in composition.items())

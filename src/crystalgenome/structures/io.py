@@ -358,13 +358,14 @@ def check_cif_text(text: str, name: str) -> list[dict[str, Any]]:
 
 
 def _cell_problem(block: dict[str, Any]) -> str | None:
-    """Why the cell parameters of a CIF block are not a real cell, or None."""
+    """Why the cell parameters of a CIF block are not a real cell, or None (also when some are missing:
+    pymatgen infers those from the symmetry where it can)."""
     values = []
     for key in _CELL_KEYS:
         label = key.removeprefix("_cell_").replace("_", " ")
         raw = block.get(key)
         if raw is None:
-            return f"no {key} in the CIF: the cell is incomplete"
+            return None  # pymatgen may infer it from the symmetry (a cubic cell needs only a)
         text = str(raw).strip()
         if text in ("?", "."):
             return f"cell {label} is unknown ({text!r})"
@@ -379,6 +380,11 @@ def _cif_failure(reasons: list[str], blocks: list[dict[str, Any]], exc: Exceptio
     """A readable reason for a CIF pymatgen found no structure in (its warnings hold the cause)."""
     cause = reasons[-1].splitlines()[-1] if reasons else _first_line(exc)
     block = blocks[0]
+    missing = [key for key in _CELL_KEYS if key not in block]
+    if missing:
+        return (
+            f"no {', '.join(missing)} in the CIF, and its symmetry does not give them: the cell is incomplete"
+        )
     if "ccupancy" in cause:
         occupancies = [str(x) for x in _as_list(block.get("_atom_site_occupancy"))]
         if any(

@@ -6,6 +6,14 @@ reason, so a batch job can report it in one line and move on.
 
 from __future__ import annotations
 
+_CONTROL = {ord(c): repr(c)[1:-1] for c in "\t\n\r\v\f\x00"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with tabs, newlines and other control characters escaped (``\\t``, ``\\n``), so a file
+    name cannot break a one-line message or a tab-separated table."""
+    return text.translate(_CONTROL)
+
 
 class CrystalGenomeError(Exception):
     """Base class of all errors raised by crystalgenome."""
@@ -22,7 +30,8 @@ class StructureError(CrystalGenomeError, ValueError):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
-        super().__init__(f"{name}: {reason}")
+        lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+        super().__init__(f"{one_line(name)}: {one_line('; '.join(lines))}")
 
 
 class PointCapError(StructureError):

@@ -80,7 +80,7 @@ def test_csv_and_max_miller(nacl_cif: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [("", "file is empty"), ("garbage\n", "cannot be parsed"), (None, "no such file")],
+    [("", "file is empty"), ("garbage\n", "not a CIF: no data block"), (None, "no such file")],
 )
 def test_errors_are_one_line_naming_the_file(tmp_path: Path, content: str | None, fragment: str) -> None:
     path = tmp_path / "broken.cif"

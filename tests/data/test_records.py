@@ -37,7 +37,7 @@ def test_formats_agree() -> None:
     ("record", "reason"),
     [
         (RawRecord("mp-1", "", "cif", error="no CIF file 1.cif in cifs.tar.gz"), "no CIF file"),
-        (RawRecord("mp-2", "data_x\n_cell_length_a 3\n", "cif"), "cannot be parsed"),
+        (RawRecord("mp-2", "data_x\n_cell_length_a 3\n", "cif"), "no atom sites"),
         (RawRecord("mp-3", "{not json", "json"), "invalid structure JSON"),
         (RawRecord("mp-4", {"lattice": 3}, "dict"), "pymatgen structure"),
     ],

@@ -58,8 +58,8 @@ def test_read_formats(tmp_path) -> None:
     ("content", "reason"),
     [
         ("", "file is empty"),
-        ("data_x\n_cell_length_a 3\n", "cannot be parsed"),
-        ("{not json", "cannot be parsed"),
+        ("data_x\n_cell_length_a 3\n", "no atom sites"),
+        ("{not json", "invalid JSON"),
     ],
 )
 def test_unreadable_files(tmp_path, content: str, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -10,7 +11,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from crystalgenome.errors import CrystalGenomeError
+from crystalgenome.errors import CrystalGenomeError, one_line
 from crystalgenome.utils.atomic import atomic_write_text
 
 P = ParamSpec("P")
@@ -23,17 +24,51 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+class _StderrHandler(logging.Handler):
+    """Warnings of crystalgenome's loggers as ``crystalgenome: warning: ...`` lines on the current stderr,
+    and the one notice users must see among the info messages: that a run resumed earlier work."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            print(f"crystalgenome: warning: {one_line(record.getMessage())}", file=sys.stderr)
+        elif str(record.msg).startswith("resuming "):
+            print(f"crystalgenome: {one_line(record.getMessage())}", file=sys.stderr)
+
+
+_HANDLER = _StderrHandler(logging.INFO)
+
+
+def show_warnings() -> None:
+    """Print the library's warnings (bad label values, damaged archives, ...) and resume notices on
+    stderr (installed once)."""
+    logger = logging.getLogger("crystalgenome")
+    if _HANDLER not in logger.handlers:
+        logger.addHandler(_HANDLER)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
 def reports_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn crystalgenome and I/O errors into one stderr line and a non-zero exit."""
+    """Turn crystalgenome and I/O errors into one stderr line and a non-zero exit; show warnings."""
 
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        show_warnings()
         try:
             return function(*args, **kwargs)
         except (CrystalGenomeError, ValueError, OSError) as error:
-            raise fail(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+            raise fail(_error_line(error)) from None
 
     return wrapper
+
+
+def _error_line(error: Exception) -> str:
+    """One line for an error; an OSError names its file (``[Errno 28]`` alone does not say where)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f"{error.filename}: " if error.filename else ""
+        return one_line(f"{where}{error.strerror}")
+    text = str(error).strip()
+    return one_line(text.splitlines()[0]) if text else type(error).__name__
 
 
 def emit(text: str, out: Path | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 
 from crystalgenome.cli.common import fail, parse_debye_waller, reports_errors
 from crystalgenome.cli.diffract_cmd import CellOption, Radiation
+from crystalgenome.errors import one_line
 
 _SHOWN_SKIPS = 10
 
@@ -105,6 +107,12 @@ def _run(
     report = featurize(
         source, out, settings=settings, backend=backend, shard_size=shard_size, limit=limit, progress=progress
     )
+    if report.resumed:
+        print(
+            f"resumed {out}: {report.resumed} of {report.num_structures} structures were already in finished "
+            "shards of an earlier run",
+            file=sys.stderr,
+        )
     print(
         f"{report.num_featurized} of {report.num_structures} structures featurized into {out} "
         f"({report.shards_computed} shards computed, {report.shards_reused} reused, "
@@ -117,9 +125,18 @@ def _run(
 def _print_skipped(skipped: tuple[tuple[str, str], ...], out: Path) -> None:
     """The first skipped structures and the commonest reasons, on stderr; the full list is in the store."""
     for material_id, reason in skipped[:_SHOWN_SKIPS]:
-        print(f"skipped {material_id}: {reason}", file=sys.stderr)
-    if len(skipped) > _SHOWN_SKIPS:
-        kinds = Counter(reason.split(":")[0].split("(")[0].strip() for _, reason in skipped)
-        summary = "; ".join(f"{count} × {kind}" for kind, count in kinds.most_common(5))
-        print(f"... {len(skipped) - _SHOWN_SKIPS} more ({summary})", file=sys.stderr)
+        print(f"skipped {one_line(material_id)}: {reason}", file=sys.stderr)
+    rest = skipped[_SHOWN_SKIPS:]
+    if rest:
+        print(f"... {len(rest)} more ({reason_summary([reason for _, reason in rest])})", file=sys.stderr)
     print(f"all skipped structures and reasons: {out / 'skipped.csv'}", file=sys.stderr)
+
+
+def reason_summary(reasons: list[str], kinds: int = 5) -> str:
+    """``"3 × cell length a is 0 Å; 2 × file is empty; 4 other"``: the commonest kinds of ``reasons``
+    (text before the first ':', '(' or '['), counts adding up to ``len(reasons)``."""
+    tally = Counter(re.split(r"[:(\[]", reason, maxsplit=1)[0].strip() or reason for reason in reasons)
+    shown = tally.most_common(kinds)
+    parts = [f"{count} × {kind}" for kind, count in shown]
+    other = len(reasons) - sum(count for _, count in shown)
+    return "; ".join(parts + ([f"{other} other"] if other else []))

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from crystalgenome.cli.common import emit, reports_errors
+from crystalgenome.errors import one_line
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+_SHOWN_FAILURES = 10
 
 
 class InfoFormat(enum.StrEnum):
@@ -110,9 +114,17 @@ def source_summary(
         "count": len(ids),
         "symprec": symprec,
         "symmetry_failures": int(symmetry["space_group_number"].isna().sum()),
+        "symmetry_failed": _failures(symmetry),
         "properties": _property_counts(properties),
         "tasks": task_counts(properties, symmetry["space_group_number"]),
     }
+
+
+def _failures(symmetry: pd.DataFrame) -> list[dict[str, str]]:
+    """Material id and reason of every structure whose symmetry could not be analysed."""
+    failed = symmetry[symmetry["space_group_number"].isna()]
+    reasons = failed["error"].fillna("").astype(str).replace("", "not analysed")
+    return [{"id": str(material_id), "reason": reason} for material_id, reason in reasons.items()]
 
 
 def _source_block(source: Any) -> dict[str, Any]:
@@ -126,8 +138,8 @@ def _source_block(source: Any) -> dict[str, Any]:
 
 
 def _symmetry(source: Any, ids: list[str], *, symprec: float, workers: int, whole: bool) -> pd.DataFrame:
-    """Space-group numbers of ``ids`` (NaN where the analysis failed): the cached table of the whole
-    source, or, for a prefix, a direct analysis of just those structures."""
+    """Space-group numbers of ``ids`` (NaN where the analysis failed, with the reason in ``error``): the
+    cached table of the whole source, or, for a prefix, a direct analysis of just those structures."""
     import pandas as pd
 
     from crystalgenome.data import symmetry_table
@@ -139,12 +151,16 @@ def _symmetry(source: Any, ids: list[str], *, symprec: float, workers: int, whol
     from crystalgenome.structures import analyse_symmetry
 
     numbers: dict[str, float] = {}
+    errors: dict[str, str] = {}
     for record in source.iter_raw(ids):
+        name = record.material_id
         try:
-            numbers[record.material_id] = analyse_symmetry(record.to_cell(), symprec=symprec).number
-        except StructureError:
-            numbers[record.material_id] = float("nan")
-    return pd.DataFrame({"space_group_number": pd.Series(numbers, dtype=float)}).reindex(ids)
+            numbers[name] = analyse_symmetry(record.to_cell(), symprec=symprec, name=name).number
+            errors[name] = ""
+        except StructureError as error:
+            numbers[name], errors[name] = float("nan"), error.reason
+    frame = pd.DataFrame({"space_group_number": pd.Series(numbers, dtype=float), "error": pd.Series(errors)})
+    return frame.reindex(ids)
 
 
 def store_summary(path: Path) -> dict[str, Any]:
@@ -184,6 +200,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         settings = ", ".join(f"{key}={value}" for key, value in summary["settings"].items())
         lines.append(f"settings ({summary['settings_fingerprint']}): {settings}")
     lines.append("properties known: " + ", ".join(f"{k} {v}" for k, v in summary["properties"].items()))
+    lines.extend(_failure_lines(summary))
     width = max(len(task) for task in summary["tasks"])
     lines.append("")
     lines.append(f"{'task':<{width}}  {'labelled':>8}  classes (symprec {summary['symprec']} Å)")
@@ -191,3 +208,19 @@ def summary_text(summary: dict[str, Any]) -> str:
         detail = "  ".join(f"{name} {count}" for name, count in classes.items())
         lines.append(f"{task:<{width}}  {sum(classes.values()):>8}  {detail}")
     return "\n".join(lines)
+
+
+def _failure_lines(summary: dict[str, Any]) -> list[str]:
+    """The symmetry failures of a source report (the first ones with their reasons)."""
+    failures = summary.get("symmetry_failures", 0)
+    if not failures:
+        return []
+    listed = summary.get("symmetry_failed", [])
+    lines = [
+        f"symmetry analysis failed for {failures} of {summary['count']} structures "
+        "(not counted in the symmetry tasks):"
+    ]
+    lines += [f"  {one_line(entry['id'])}: {entry['reason']}" for entry in listed[:_SHOWN_FAILURES]]
+    if failures > _SHOWN_FAILURES:
+        lines.append(f"  ... {failures - _SHOWN_FAILURES} more (all are listed by --format json)")
+    return lines

@@ -202,6 +202,7 @@ def _report(errors: list, predicted: int) -> None:
 def _predict(
     model: str, paths: list[Path], output_format: str, out: Path | None, rotations: int | None
 ) -> None:
+    from crystalgenome.errors import one_line
     from crystalgenome.workflows import predict_files
     from crystalgenome.workflows.models import resolve_model_dir
 
@@ -210,7 +211,8 @@ def _predict(
         emit(json.dumps(result.predictions, indent=1), out)
     else:
         lines = [
-            f"{p['file']}\t{p['label']}\t{p['probabilities'][p['label']]:.3f}" for p in result.predictions
+            f"{one_line(p['file'])}\t{p['label']}\t{p['probabilities'][p['label']]:.3f}"
+            for p in result.predictions
         ]
         emit("\n".join(["file\tlabel\tprobability", *lines]), out)
     _report(result.errors, len(result.predictions))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 PROPERTY_COLUMNS: tuple[str, ...] = (
     "band_gap",
@@ -24,6 +28,12 @@ PROPERTY_UNITS: dict[str, str] = {
     "k_vrh": "GPa",
     "g_vrh": "GPa",
 }
+
+NON_NEGATIVE: frozenset[str] = frozenset({"band_gap", "e_above_hull", "k_vrh", "g_vrh"})
+"""Property columns whose values cannot be negative (a band gap, an energy above the hull, a modulus)."""
+
+SHOWN_EXAMPLES = 5
+"""Bad label values quoted (with their rows) in the warning about a column."""
 
 ID_COLUMN = "material_id"
 """Name of the index of every label table."""
@@ -85,3 +95,58 @@ def canonical_properties(frame: pd.DataFrame) -> pd.DataFrame:
         )
     ordered = list(PROPERTY_COLUMNS) + [c for c in frame.columns if c not in PROPERTY_COLUMNS]
     return frame[ordered]
+
+
+def checked_properties(
+    frame: pd.DataFrame, where: str, *, first_row: int = 2, numeric: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The :data:`PROPERTY_COLUMNS` of a label table read from a file, as float64, with every value
+    that cannot be used reported, never silently dropped or used.
+
+    Empty cells mean unknown. Any other value that is not a number (``abc``, ``N/A``, ``12 GPa``), not
+    finite (``inf``, ``1e400``, ``nan``) or negative where impossible (:data:`NON_NEGATIVE`) becomes
+    unknown too, and one warning per column names ``where``, the count and the first examples with
+    their row (``first_row`` is the file line of the table's first row) and id. Columns named in
+    ``numeric`` are checked the same way (numbers expected, any sign).
+    """
+    import numpy as np
+    import pandas as pd
+
+    frame = rename_aliases(frame.copy())
+    for name in dict.fromkeys([*PROPERTY_COLUMNS, *numeric]):
+        if name not in frame.columns:
+            continue
+        raw = frame[name]
+        numbers = pd.to_numeric(raw, errors="coerce").astype(float)
+        blank = raw.isna().to_numpy() | raw.astype(str).str.strip().eq("").to_numpy()
+        values = numbers.to_numpy()
+        problems = np.where(
+            np.isnan(values) & ~blank,
+            "is not a number",
+            np.where(np.isinf(values), "is not finite", np.where(values < 0, "is negative", "")),
+        )
+        if name not in NON_NEGATIVE:
+            problems[problems == "is negative"] = ""
+        bad = np.flatnonzero(problems != "")
+        if bad.size:
+            logger.warning("%s", _bad_values_message(where, name, raw, problems, bad, first_row))
+            values = values.copy()
+            values[bad] = np.nan
+        frame[name] = values
+    return frame
+
+
+def _bad_values_message(
+    where: str, name: str, raw: pd.Series, problems: np.ndarray, bad: np.ndarray, first_row: int
+) -> str:
+    """``labels.csv: 3 k_vrh value(s) not used, ...: row 4 (id b) 'abc' is not a number; ...``."""
+    examples = [
+        f"row {first_row + i} (id {raw.index[i]}) {str(raw.iloc[i])!r} {problems[i]}"
+        for i in bad[:SHOWN_EXAMPLES].tolist()
+    ]
+    more = len(bad) - len(examples)
+    unit = PROPERTY_UNITS.get(name)
+    expected = f" (a number in {unit} is expected)" if unit else ""
+    tail = f"; and {more} more" if more else ""
+    head = f"{where}: {len(bad)} {name} value(s) not used, treated as unknown{expected}"
+    return f"{head}: {'; '.join(examples)}{tail}"

@@ -156,7 +156,12 @@ def _has_duplicate_sites(frac: np.ndarray) -> bool:
 
 
 def _too_thin(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> bool:
-    """True when an interplanar spacing d(100), d(010) or d(001) is below :data:`MIN_THICKNESS` Å."""
+    """True when an interplanar spacing d(100), d(010) or d(001) is below :data:`MIN_THICKNESS` Å, or
+    the parameters are no cell at all (lengths not positive, angles outside (0°, 180°), not finite):
+    such files go to the full reader, which says what is wrong."""
+    lengths_ok = all(math.isfinite(x) and x > 0 for x in (a, b, c))
+    if not (lengths_ok and all(math.isfinite(x) and 0 < x < 180 for x in (alpha, beta, gamma))):
+        return True
     cosines = [math.cos(math.radians(angle)) for angle in (alpha, beta, gamma)]
     squared = 1 - sum(x * x for x in cosines) + 2 * cosines[0] * cosines[1] * cosines[2]
     if not squared > 0:

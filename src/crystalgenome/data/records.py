@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crystalgenome.data.fastparse import cell_from_structure_dict, read_p1_cif
 from crystalgenome.errors import StructureError
 from crystalgenome.structures import Cell, read_structure_text
+from crystalgenome.structures.io import structure_from_dict
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -51,7 +51,11 @@ class RawRecord:
         except (TypeError, ValueError) as exc:
             raise StructureError(self.material_id, f"invalid structure JSON ({exc})") from exc
         if not isinstance(data, dict):
-            raise StructureError(self.material_id, "structure JSON is not an object")
+            raise StructureError(
+                self.material_id,
+                f"not a pymatgen structure: expected a JSON object with 'lattice' and 'sites', "
+                f"found {type(data).__name__}",
+            )
         return data
 
     def to_structure(self) -> Structure:
@@ -59,20 +63,7 @@ class RawRecord:
         self._check_available()
         if self.fmt not in ("dict", "json"):
             return read_structure_text(str(self.payload), self.fmt, name=self.material_id)
-        from pymatgen.core import Structure
-
-        data = self._structure_dict()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                structure = Structure.from_dict(data)
-        except Exception as exc:
-            raise StructureError(
-                self.material_id, f"cannot be read as a pymatgen structure ({type(exc).__name__}: {exc})"
-            ) from exc
-        if len(structure) == 0:
-            raise StructureError(self.material_id, "structure has no sites")
-        return structure
+        return structure_from_dict(self._structure_dict(), self.material_id)
 
     def to_cell(self) -> Cell:
         """The :class:`Cell`, through the fast readers of :mod:`crystalgenome.data.fastparse` when the

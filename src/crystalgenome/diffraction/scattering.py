@@ -20,6 +20,17 @@ FORM_FACTOR_PREFACTOR = 41.78214
 """Constant of the fitted X-ray form factor f(s) = Z − 41.78214 s² Σ aᵢ exp(−bᵢ s²)."""
 
 
+ISOTOPES: dict[str, tuple[str, str]] = {"D": ("H", "2H"), "T": ("H", "3H")}
+"""Isotopes a structure may name (pymatgen's ``D`` and ``T``): (element, key in the neutron table).
+X-rays see the electrons, so an isotope scatters as its element; neutrons see the nucleus, so it
+has its own length (H −3.739 fm, D 6.671 fm, T 4.792 fm)."""
+
+
+def element_of(symbol: str) -> str:
+    """The element of an isotope symbol (``D`` -> ``H``); any other symbol unchanged."""
+    return ISOTOPES[symbol][0] if symbol in ISOTOPES else symbol
+
+
 @cache
 def _load_table(filename: str) -> dict:
     text = resources.files("crystalgenome.diffraction").joinpath("data", filename).read_text()
@@ -64,11 +75,14 @@ class XRayScattering(ScatteringModel):
         self._table = _load_table("atomic_scattering_params.json")
 
     def known(self, symbol: str) -> bool:
+        symbol = element_of(symbol)
         return symbol in self._table and symbol in _atomic_numbers()
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one instance per radiation (see scattering_model)
     def _coefficients(self, symbols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Z (n,), a (n, k) and −b (n, k) for ``symbols``; all-zero Gaussian terms dropped."""
+        """Z (n,), a (n, k) and −b (n, k) for ``symbols`` (isotopes as their element); all-zero
+        Gaussian terms dropped."""
+        symbols = tuple(element_of(s) for s in symbols)
         z = np.array([_atomic_numbers()[s] for s in symbols], dtype=float)
         coeffs = np.array([self._table[s] for s in symbols], dtype=float)  # (n, 4, 2)
         used = np.any(coeffs[..., 0] != 0, axis=0)
@@ -81,7 +95,8 @@ class XRayScattering(ScatteringModel):
 
 
 class NeutronScattering(ScatteringModel):
-    """Bound coherent neutron scattering lengths (fm); independent of s."""
+    """Bound coherent neutron scattering lengths (fm); independent of s. Elements use the natural
+    isotope mixture, ``D`` and ``T`` their own lengths (see :data:`ISOTOPES`)."""
 
     radiation = "neutron"
 
@@ -89,10 +104,15 @@ class NeutronScattering(ScatteringModel):
         self._table = _load_table("neutron_scattering_length.json")
 
     def known(self, symbol: str) -> bool:
-        return symbol in self._table
+        return self._key(symbol) in self._table
+
+    @staticmethod
+    def _key(symbol: str) -> str:
+        """Table key of an element or isotope symbol (``D`` -> ``2H``)."""
+        return ISOTOPES[symbol][1] if symbol in ISOTOPES else symbol
 
     def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
-        lengths = np.array([self._table[s] for s in symbols], dtype=float)
+        lengths = np.array([self._table[self._key(s)] for s in symbols], dtype=float)
         return np.repeat(lengths[:, None], s_squared.shape[0], axis=1)
 
 

@@ -60,6 +60,7 @@ class FeaturizeReport:
         shards_computed: shards computed by this run.
         shards_reused: finished shards found from an earlier run and kept as they were.
         seconds: wall time of this run, s.
+        resumed: structures already in finished shards when this run started (0: a fresh store).
     """
 
     store: Path
@@ -69,6 +70,7 @@ class FeaturizeReport:
     shards_computed: int = 0
     shards_reused: int = 0
     seconds: float = 0.0
+    resumed: int = 0
 
 
 def featurize(
@@ -94,7 +96,8 @@ def featurize(
 
     Raises:
         StoreError: ``out`` holds a store made with other settings, another source or shard size,
-            or is a non-empty folder that is not a store.
+            or more structures than ``limit`` selects (finished shards are never deleted), or is a
+            non-empty folder that is not a store.
     """
     started = time.perf_counter()
     settings = settings or DiffractionSettings()
@@ -124,6 +127,7 @@ def featurize(
         shards_computed=computed,
         shards_reused=len(plan) - len(pending),
         seconds=time.perf_counter() - started,
+        resumed=done,
     )
 
 
@@ -195,7 +199,9 @@ def _is_empty_folder(path: Path) -> bool:
 def _prepare_store(store: Path, header: dict[str, Any], plan: list[ShardSpec]) -> None:
     """Check that an existing store may be continued, record the run, drop stale temporary files."""
     if (store / MANIFEST_NAME).exists():
-        _check_compatible(store, read_manifest(store), header)
+        existing = read_manifest(store)
+        _check_compatible(store, existing, header)
+        _check_nothing_lost(store, existing, header, plan)
     write_manifest(store, {**header, "status": "in_progress", "shards": [spec.to_dict() for spec in plan]})
     shards = store / SHARDS_DIR
     shards.mkdir(exist_ok=True)
@@ -220,6 +226,31 @@ def _check_compatible(store: Path, existing: dict[str, Any], header: dict[str, A
         raise StoreError(
             f"{store}: this store uses --shard-size {existing['shard_size']}, not {header['shard_size']}; "
             "resume with the same shard size or featurize into another --out folder"
+        )
+
+
+def _check_nothing_lost(
+    store: Path, existing: dict[str, Any], header: dict[str, Any], plan: list[ShardSpec]
+) -> None:
+    """Refuse a run whose plan leaves out structures of finished shards (a smaller ``limit``): their
+    shards would be deleted or overwritten. Growing a store is fine (a last, shorter shard is redone)."""
+    import h5py
+
+    wanted = {material_id for spec in plan for material_id in spec.ids}
+    left_out: list[str] = []
+    for path in sorted((store / SHARDS_DIR).glob("shard-*.h5")):
+        identity = shard_identity(path)
+        if identity is None or identity[0] != header["settings_fingerprint"]:
+            continue  # not a finished shard of these settings: nothing to keep
+        with h5py.File(path, "r") as handle:
+            covered = [*handle["ids"].asstr()[:], *handle["skipped_ids"].asstr()[:]]
+        left_out.extend(material_id for material_id in covered if material_id not in wanted)
+    if left_out:
+        held = existing.get("num_structures", "more")
+        raise StoreError(
+            f"{store}: finished shards hold {len(left_out)} structures that --limit {header['limit']} leaves "
+            f"out (e.g. {', '.join(left_out[:3])}); running would delete them. Resume with --limit {held} or "
+            "more (or no --limit), or featurize into another --out folder"
         )
 
 

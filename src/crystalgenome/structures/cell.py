@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
 
+def species_symbol(species: object) -> str:
+    """Element symbol of a pymatgen species, keeping the hydrogen isotopes ``D`` and ``T`` apart
+    (pymatgen gives them the symbol ``H``; their scattering lengths for neutrons differ from H's)."""
+    element = getattr(species, "element", species)
+    name = getattr(element, "name", None)
+    if name in ("D", "T"):
+        return name
+    return getattr(species, "symbol", str(species))
+
+
 @dataclass(frozen=True)
 class Cell:
     """A periodic cell as plain arrays.
@@ -20,7 +30,8 @@ class Cell:
         lattice: (3, 3) direct lattice vectors as rows, Å.
         frac_coords: (n, 3) fractional coordinates of the sites.
         types: (n,) index of each site's composition in ``compositions``.
-        compositions: per site type, a mapping element symbol -> occupancy (1.0 when ordered).
+        compositions: per site type, a mapping element symbol -> occupancy (1.0 when ordered);
+            deuterium and tritium are ``D`` and ``T``.
     """
 
     lattice: np.ndarray
@@ -36,7 +47,7 @@ class Cell:
         for index, site in enumerate(structure):
             amounts: dict[str, float] = {}
             for species, occupancy in site.species.items():
-                symbol = getattr(species, "symbol", str(species))
+                symbol = species_symbol(species)
                 amounts[symbol] = amounts.get(symbol, 0.0) + float(occupancy)
             key = tuple(sorted((symbol, round(occ, 10)) for symbol, occ in amounts.items()))
             types[index] = keys.setdefault(key, len(keys))

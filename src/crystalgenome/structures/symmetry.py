@@ -15,6 +15,7 @@ import numpy as np
 
 from crystalgenome.errors import StructureError
 from crystalgenome.structures.cell import Cell
+from crystalgenome.structures.validate import validate_structure
 
 # moyopy logs (through Python logging, logger "moyo...") a warning when it drops symmetry
 # operations incompatible with the input basis; that is informational, not a problem of ours.
@@ -63,6 +64,7 @@ class SymmetryInfo:
 def _moyo_dataset(cell: Cell, symprec: float, name: str):
     import moyopy
 
+    validate_structure(cell, name=name, min_distance=0.0)  # a clear reason rather than moyopy's
     moyo_cell = moyopy.Cell(cell.lattice.tolist(), cell.frac_coords.tolist(), cell.types.tolist())
     try:
         return moyopy.MoyoDataset(moyo_cell, symprec=symprec, rotate_basis=False)
@@ -73,6 +75,7 @@ def _moyo_dataset(cell: Cell, symprec: float, name: str):
 def _spglib_dataset(cell: Cell, symprec: float, name: str):
     import spglib
 
+    validate_structure(cell, name=name, min_distance=0.0)
     dataset = spglib.get_symmetry_dataset((cell.lattice, cell.frac_coords, cell.types), symprec=symprec)
     if dataset is None:
         raise StructureError(name, f"spglib symmetry analysis failed at symprec={symprec} Å")

@@ -19,7 +19,8 @@ def _umask() -> int:
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces ``target`` atomically.
 
-    A crash or exception leaves ``target`` untouched and removes the temporary file.
+    A crash or exception leaves ``target`` untouched and removes the temporary file. An OSError
+    that names no file (a full disk: ``[Errno 28]``) is raised again naming ``target``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +31,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     try:
         yield temporary
         temporary.replace(target)
+    except OSError as error:
+        if error.filename is None and error.errno is not None:  # e.g. ENOSPC from a write: name the file
+            raise OSError(error.errno, error.strerror, str(target)) from error
+        raise
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -17,7 +17,8 @@ import numpy as np
 from crystalgenome.diffraction import DiffractionCalculator
 from crystalgenome.errors import StructureError
 from crystalgenome.store import settings_from_dict
-from crystalgenome.structures import Cell, is_structure_file, read_structure
+from crystalgenome.structures import Cell, read_structure
+from crystalgenome.structures.io import find_structure_files
 from crystalgenome.training import load_run
 from crystalgenome.workflows.tasks import read_dataset_record
 
@@ -34,11 +35,14 @@ class PredictionResult:
 
 
 def collect_structure_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The structure files named by ``paths``: files as given, folders scanned recursively (sorted)."""
+    """The structure files named by ``paths``: files as given, folders scanned recursively (sorted).
+
+    Entries named like structure files that are no readable file (folders, broken links, link loops)
+    are listed too: reading them reports why (see ``find_structure_files``)."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_structure_file(p)))
+            files.extend(find_structure_files(path))
         else:
             files.append(path)
     return files

@@ -63,7 +63,10 @@ def files_fingerprint(paths: Iterable[Path], *extra: str) -> str:
     """SHA-256 (16 hex digits) of each file's name, size and modification time, plus ``extra`` strings."""
     digest = hashlib.sha256()
     for path in paths:
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError:  # a broken link or link loop: its own entry (it is reported when read)
+            stat = path.lstat()
         digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     for item in extra:
         digest.update(f"{item}\0".encode())

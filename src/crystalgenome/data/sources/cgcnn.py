@@ -16,16 +16,23 @@ The CIF stem is kept as the extra column ``cgcnn_index``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crystalgenome.data.columns import checked_properties
 from crystalgenome.data.records import RawRecord
 from crystalgenome.data.sources.base import Source, check_unique, files_fingerprint, label_frame, resolve_ids
-from crystalgenome.data.sources.tarstream import list_members, member_stem, stream_members
+from crystalgenome.data.sources.folder import read_record
+from crystalgenome.data.sources.tarstream import ArchiveError, member_stem, read_listing, stream_members
+from crystalgenome.errors import StructureError
+from crystalgenome.structures.io import decode_structure_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 ID_PROP = "id_prop.csv"
 ID_HASH = "material_id_hash.csv"
@@ -57,6 +64,7 @@ class CgcnnSource(Source):
         self.archive = next((self.path / n for n in ARCHIVE_NAMES if (self.path / n).is_file()), None)
         self._table: pd.DataFrame | None = None
         self._positions: dict[str, int] | None = None
+        self._damage: str | None = None
         self._fingerprint: str | None = None
 
     # ----------------------------------------------------------------- tables
@@ -65,7 +73,9 @@ class CgcnnSource(Source):
 
         if self._table is not None:
             return self._table
-        raw = pd.read_csv(self.path / ID_PROP, header=None, dtype={0: str})
+        raw = pd.read_csv(
+            self.path / ID_PROP, header=None, dtype={0: str}, keep_default_na=False, na_values=[""]
+        )
         stems = raw.pop(0).str.strip()
         names = self._column_names(raw.shape[1])
         raw.columns = list(names)
@@ -73,8 +83,8 @@ class CgcnnSource(Source):
         mp_ids = self._mp_ids()
         raw.index = pd.Index([mp_ids.get(stem, stem) for stem in stems], name="material_id")
         check_unique(list(raw.index), str(self.path / ID_PROP))
-        self._table = raw
-        return raw
+        self._table = checked_properties(raw, str(self.path / ID_PROP), first_row=1, numeric=names)
+        return self._table
 
     def _column_names(self, count: int) -> tuple[str, ...]:
         if self._property_names is not None:
@@ -122,7 +132,13 @@ class CgcnnSource(Source):
     def _archive_positions(self) -> dict[str, int]:
         if self._positions is None:
             assert self.archive is not None
-            names = list_members(str(self.archive), self.fingerprint())
+            names, self._damage = read_listing(str(self.archive), self.fingerprint())
+            if self._damage is not None:
+                logger.warning(
+                    "%s; the %d CIFs before the damage are used, those after it are reported as skipped",
+                    self._damage,
+                    len(names),
+                )
             positions: dict[str, int] = {}
             for position, member in enumerate(names):
                 if member.lower().endswith(".cif"):
@@ -132,7 +148,17 @@ class CgcnnSource(Source):
 
     def _missing(self, material_id: str, stem: str) -> RawRecord:
         where = self.archive.name if self.archive is not None else str(self.path)
+        if self._damage is not None:
+            return RawRecord(material_id, "", "cif", error=f"{stem}.cif not read: {self._damage}")
         return RawRecord(material_id, "", "cif", error=f"no CIF file {stem}.cif in {where}")
+
+    def _member(self, material_id: str, stem: str, data: bytes | ArchiveError) -> RawRecord:
+        if isinstance(data, ArchiveError):
+            return RawRecord(material_id, "", "cif", error=f"{stem}.cif not read: {data}")
+        try:
+            return RawRecord(material_id, decode_structure_bytes(data, f"{stem}.cif"), "cif")
+        except StructureError as error:
+            return RawRecord(material_id, "", "cif", error=f"{error.reason} [{stem}.cif]")
 
     def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord]:
         table = self._read_table()
@@ -145,7 +171,7 @@ class CgcnnSource(Source):
                 if file is None:
                     yield self._missing(material_id, stems[material_id])
                 else:
-                    yield RawRecord(material_id, file.read_text(encoding="utf-8", errors="replace"), "cif")
+                    yield read_record(material_id, file)
             return
         positions = self._archive_positions()
         requested = [positions.get(stems[material_id]) for material_id in wanted]
@@ -153,4 +179,4 @@ class CgcnnSource(Source):
             if data is None:
                 yield self._missing(material_id, stems[material_id])
             else:
-                yield RawRecord(material_id, data.decode("utf-8", errors="replace"), "cif")
+                yield self._member(material_id, stems[material_id], data)

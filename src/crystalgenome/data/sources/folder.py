@@ -18,9 +18,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crystalgenome.data.columns import checked_properties
 from crystalgenome.data.records import RawRecord
 from crystalgenome.data.sources.base import Source, check_unique, files_fingerprint, label_frame, resolve_ids
-from crystalgenome.structures.io import is_structure_file
+from crystalgenome.errors import StructureError, one_line
+from crystalgenome.structures.io import decode_structure_bytes, entry_problem, structure_format
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,18 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LABELS_FILE = "labels.csv"
-
-FORMAT_BY_SUFFIX = {
-    ".cif": "cif",
-    ".mcif": "cif",
-    ".json": "json",
-    ".vasp": "poscar",
-    ".poscar": "poscar",
-    ".xsf": "xsf",
-    ".cssr": "cssr",
-    ".res": "res",
-}
-"""Record format of each structure-file suffix; POSCAR/CONTCAR names without suffix are POSCARs."""
 
 _PREFERENCE = ("cif", "json", "poscar", "xsf", "cssr", "res")
 
@@ -49,25 +39,52 @@ RESERVED_FILES = frozenset({LABELS_FILE, "download_state.json", "download_info.j
 
 def record_format(path: Path) -> str | None:
     """The :class:`RawRecord` format of a structure file, or None if it is not one."""
-    if not is_structure_file(path):
-        return None
-    return FORMAT_BY_SUFFIX.get(path.suffix.lower(), "poscar")
+    return structure_format(path)
 
 
-def structure_files(folder: Path) -> dict[str, Path]:
+def structure_files(folder: Path, shadowed: list[tuple[Path, Path]] | None = None) -> dict[str, Path]:
     """Structure files of ``folder`` by id (file stem); where two files share a stem, CIF is preferred,
-    then JSON, then POSCAR."""
+    then JSON, then POSCAR, and a readable file over an entry that is not one.
+
+    Entries named like structure files that are not readable files (a folder named ``x.cif``, a
+    broken link, a link loop) are kept, so that reading them reports why instead of skipping them.
+    Files not used because another has their stem go into ``shadowed`` as (file, the one used).
+    """
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         reserved = path.name.startswith(".") or path.name in RESERVED_FILES
-        fmt = record_format(path) if path.is_file() and not reserved else None
+        fmt = record_format(path) if not reserved else None
         if fmt is None:
             continue
         stem = path.stem if path.suffix else path.name
         current = found.get(stem)
-        if current is None or _PREFERENCE.index(fmt) < _PREFERENCE.index(record_format(current) or "res"):
+        if current is None or _rank(path) < _rank(current):
             found[stem] = path
+            if current is not None and shadowed is not None:
+                shadowed.append((current, path))
+        elif shadowed is not None:
+            shadowed.append((path, current))
     return found
+
+
+def read_csv_table(path: Path, *, dtype: dict | None = None) -> pd.DataFrame:
+    """A label CSV as written: only empty cells are missing (``N/A``, ``nan``, ``abc`` stay text, so that
+    :func:`~crystalgenome.data.columns.checked_properties` reports them); errors name the file."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype=dtype or {0: str}, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty (expected a CSV table with a header row)") from None
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{path}: not a readable CSV table ({one_line(str(error).strip())})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+
+
+def _rank(path: Path) -> tuple[bool, int]:
+    fmt = record_format(path) or "res"
+    return entry_problem(path) is not None, _PREFERENCE.index(fmt)
 
 
 class FolderSource(Source):
@@ -88,7 +105,15 @@ class FolderSource(Source):
 
     def _structure_files(self) -> dict[str, Path]:
         if self._files is None:
-            self._files = structure_files(self.path)
+            shadowed: list[tuple[Path, Path]] = []
+            self._files = structure_files(self.path, shadowed)
+            if shadowed:
+                pairs = ", ".join(f"{unused.name} ({used.name} used)" for unused, used in shadowed[:5])
+                more = f" and {len(shadowed) - 5} more" if len(shadowed) > 5 else ""
+                logger.warning(
+                    "%s: %d structure file(s) not used, another file has the same id (file stem): %s%s",
+                    self.path, len(shadowed), pairs, more,
+                )  # fmt: skip
         return self._files
 
     def _table(self) -> pd.DataFrame:
@@ -98,13 +123,16 @@ class FolderSource(Source):
             return self._labels
         files = self._structure_files()
         path = self.path / LABELS_FILE
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{path}: is not a file (a folder?); labels.csv must be a CSV file")
         if path.is_file():
-            table = pd.read_csv(path, dtype={0: str}, keep_default_na=True)
+            table = read_csv_table(path)
             if table.columns[0] not in ("id", "material_id"):
                 raise ValueError(f"{path}: the first column must be 'id', found {table.columns[0]!r}")
             ids = table.pop(table.columns[0]).astype(str).str.strip()
             table.index = pd.Index(ids, name="material_id")
             check_unique(list(table.index), str(path))
+            table = checked_properties(table, str(path))
             absent = ~table.index.isin(list(files))
             if absent.any():
                 logger.warning("%s: %d labelled ids have no structure file; ignored", path, int(absent.sum()))
@@ -134,6 +162,19 @@ class FolderSource(Source):
     def iter_raw(self, ids: Iterable[str] | None = None) -> Iterator[RawRecord]:
         files = self._structure_files()
         for material_id in resolve_ids(ids, self.ids(), files):
-            path = files[material_id]
-            text = path.read_text(encoding="utf-8", errors="replace")
-            yield RawRecord(material_id, text, record_format(path) or "cif")
+            yield read_record(material_id, files[material_id])
+
+
+def read_record(material_id: str, path: Path) -> RawRecord:
+    """The record of one structure file; a file that cannot be read gives a record carrying the
+    reason (naming the file), so that the structure is reported as skipped, never lost in silence."""
+    fmt = record_format(path) or "cif"
+    problem = entry_problem(path)
+    if problem is None:
+        try:
+            return RawRecord(material_id, decode_structure_bytes(path.read_bytes(), path.name), fmt)
+        except OSError as error:
+            problem = f"cannot be read ({error.strerror})"
+        except StructureError as error:
+            problem = error.reason
+    return RawRecord(material_id, "", fmt, error=f"{problem} [{path.name}]")

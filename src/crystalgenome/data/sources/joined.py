@@ -8,9 +8,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from crystalgenome.data.columns import PROPERTY_COLUMNS, rename_aliases
+from crystalgenome.data.columns import checked_properties
 from crystalgenome.data.records import RawRecord
 from crystalgenome.data.sources.base import Source
+from crystalgenome.data.sources.folder import read_csv_table
 from crystalgenome.utils.provenance import fingerprint_strings
 
 if TYPE_CHECKING:
@@ -29,20 +30,24 @@ def read_label_table(table: str | Path | pd.DataFrame, *, id_column: str = "mate
     """
     import pandas as pd
 
-    frame = table.copy() if isinstance(table, pd.DataFrame) else pd.read_csv(table, dtype={id_column: str})
+    if isinstance(table, pd.DataFrame):
+        frame, where = table.copy(), "label table"
+    else:
+        path = Path(table)
+        if not path.is_file():
+            problem = "is not a file (a folder?)" if path.exists() else "no such file"
+            raise ValueError(f"{path}: {problem}; expected a CSV table of labels")
+        frame, where = read_csv_table(path, dtype={id_column: str}), str(path)
     if id_column in frame.columns:
         frame = frame.set_index(id_column)
     elif frame.index.name != id_column:
-        raise ValueError(f"label table has no {id_column!r} column")
+        raise ValueError(f"{where}: the label table has no {id_column!r} column")
     frame.index = pd.Index(frame.index.astype(str).str.strip(), name="material_id")
+    frame = checked_properties(frame, where)
     duplicated = frame.index.duplicated()
     if duplicated.any():
         logger.warning("label table: %d duplicated ids, first rows kept", int(duplicated.sum()))
         frame = frame[~duplicated]
-    frame = rename_aliases(frame)
-    for column in PROPERTY_COLUMNS:
-        if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
 

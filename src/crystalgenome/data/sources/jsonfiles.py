@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,24 +59,34 @@ _STRUCTURE_DICT_KEYS = {"@module", "@class", "lattice", "sites", "charge", "prop
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file, decompressing gzip transparently."""
+    """Parse a JSON file, decompressing gzip transparently.
+
+    Raises:
+        ValueError: naming the file, when it is truncated, not gzip/UTF-8/JSON where it should be.
+    """
     with path.open("rb") as handle:
         gzipped = handle.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else Path.open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        return json.load(handle)
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+            return json.load(handle)
+    except EOFError:
+        raise ValueError(f"{path}: the file is truncated (the compressed data ends early)") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(f"{path}: the compressed data is corrupt ({error})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: invalid JSON ({error}); is the file complete?") from None
 
 
 def json_layout(path: Path) -> str:
     """Guess the layout of a JSON file from its first bytes: ``"records"``, ``"matbench"``, ``"columns"``,
     ``"structure"`` (a single pymatgen structure) or ``"unknown"``."""
-    with path.open("rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else Path.open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:  # type: ignore[operator]
-        head = handle.read(1 << 16).lstrip()
+    head = _head_text(path).lstrip()
     if head.startswith("["):
-        return "records"
+        first = head[1:].lstrip()[:1]
+        return "records" if first in ("{", "]") else "unknown"  # a list of objects (records)
     match = _FIRST_KEY.match(head)
     if match is None:
         return "unknown"
@@ -85,6 +96,18 @@ def json_layout(path: Path) -> str:
     if key in ("index", "columns", "data"):
         return "matbench"
     return "columns" if value_start == "{" else "unknown"
+
+
+def _head_text(path: Path, size: int = 1 << 16) -> str:
+    """About the first ``size`` characters of a (gzip-compressed) text file, also when it is truncated."""
+    with path.open("rb") as handle:
+        data = handle.read(1 << 18)
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = zlib.decompressobj(wbits=31).decompress(data, size)
+        except zlib.error as error:
+            raise ValueError(f"{path}: the compressed data is corrupt ({error})") from None
+    return data[:size].decode("utf-8", errors="replace")
 
 
 def _structure_payload(value: Any, key: str) -> tuple[str | dict, str]:

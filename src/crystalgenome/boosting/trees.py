@@ -93,8 +93,8 @@ class TreeEnsemble:
         offsets = np.cumsum([0] + [len(m.value) for m in members[:-1]])
 
         def joined(name: str, shift: bool = False) -> np.ndarray:
-            parts = [getattr(m, name) + (o if shift else 0) for m, o in zip(members, offsets, strict=True)]
-            return np.concatenate(parts)
+            parts = [getattr(m, name) for m in members]
+            return np.concatenate([p + o for p, o in zip(parts, offsets, strict=True)] if shift else parts)
 
         leaf = joined("is_leaf")
         return cls(
@@ -151,3 +151,7 @@ class TreeEnsemble:
             if missing:
                 raise ValueError(f"{path}: not a tree ensemble (missing {', '.join(missing)})")
             return cls(**{name: data[name] for name in _ARRAYS})
+
+    def __post_init__(self) -> None:
+        if self.is_leaf.dtype != bool or self.missing_left.dtype != bool:
+            raise ValueError("is_leaf and missing_left must be boolean arrays")

@@ -220,6 +220,7 @@ def _predict(
 
 @reports_errors
 def _predict_all(paths: list[Path], output_format: str, out: Path | None) -> None:
+    from crystalgenome.errors import one_line
     from crystalgenome.workflows.models import predict_all
 
     results, errors = predict_all(paths)
@@ -228,7 +229,12 @@ def _predict_all(paths: list[Path], output_format: str, out: Path | None) -> Non
     else:
         names = sorted({name for result in results for name in result["predictions"]})
         lines = [
-            "\t".join([result["file"], *(result["predictions"].get(n, {}).get("label", "-") for n in names)])
+            "\t".join(
+                [
+                    one_line(result["file"]),
+                    *(result["predictions"].get(n, {}).get("label", "-") for n in names),
+                ]
+            )
             for result in results
         ]
         emit("\n".join(["\t".join(["file", *names]), *lines]), out)

@@ -318,8 +318,8 @@ def predict_all(
 ) -> tuple[list[dict[str, Any]], list[StructureError]]:
     """Every shipped model (or ``models``) on every file, reading each file once.
 
-    Returns one ``{"file", "predictions": {task: {"label", "probabilities"}}}`` per readable file and
-    the errors (a file that one model's cell choice cannot diffract is reported once per model).
+    Returns one ``{"file", "predictions": {task: {"label", "probabilities"}}}`` per file that at least
+    one model could predict, and the errors (each distinct one once).
     """
     from crystalgenome.workflows.predict import collect_structure_files
 

@@ -10,6 +10,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from crystalgenome.descriptors import (
+    PROBES,
     PatternClouds,
     PatternDescriptor,
     composition_names,
@@ -18,8 +19,6 @@ from crystalgenome.descriptors import (
 )
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
 from tests.conftest import bundled_structures
-
-PROBES = ("xray", "neutron", "unit")
 
 
 def _clouds(structures: list[Structure], settings: DiffractionSettings | None = None) -> PatternClouds:
@@ -170,7 +169,7 @@ def test_descriptor_round_trips_through_json(tmp_path) -> None:
     descriptor.to_json(tmp_path / "d.json")
     assert PatternDescriptor.from_json(tmp_path / "d.json") == descriptor
     with pytest.raises(ValueError, match="probes"):
-        PatternDescriptor(probes=("electron",))
+        PatternDescriptor(probes=("muon",))
 
 
 def test_element_fractions() -> None:

@@ -76,6 +76,7 @@ def _check(settings: DiffractionSettings, items: list, **options) -> list:
         ("xray", None, "primitive"),
         ("neutron", None, "conventional"),
         ("xray", "CrKa", "primitive"),
+        ("electron", None, "primitive"),
     ],
 )
 def test_real_structures_match_the_engine(real_structures: dict, radiation, wavelength, cell) -> None:

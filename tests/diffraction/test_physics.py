@@ -196,3 +196,19 @@ def test_unit_scattering_is_chemistry_free() -> None:
         Structure(lattice, ["Zn", "S", "O"], coords)
     )
     assert not np.allclose(xray.intensity / xray.intensity.max(), first.intensity / first.intensity.max())
+
+
+def test_electron_factors_obey_mott_bethe() -> None:
+    """f_e(s) = (Z − f_x(s)) / (41.78214 s²) for s > 0 (Mott–Bethe), finite at s = 0, and heavier
+    atoms scatter electrons more weakly relative to Z than X-rays (f_e/Z falls from Li to Pb)."""
+    from crystalgenome.diffraction import scattering_model
+
+    s_squared = np.array([0.01, 0.05, 0.2, 1.0])
+    symbols = ["Li", "O", "Fe", "Pb"]
+    z = np.array([3.0, 8.0, 26.0, 82.0])
+    xray = scattering_model("xray").amplitudes(symbols, s_squared)
+    electron = scattering_model("electron").amplitudes(symbols, s_squared)
+    np.testing.assert_allclose(electron * 41.78214 * s_squared, z[:, None] - xray, rtol=1e-10)
+    at_zero = scattering_model("electron").amplitudes(symbols, np.zeros(1))[:, 0]
+    assert np.all(np.isfinite(at_zero)) and np.all(at_zero > 0)
+    assert at_zero[0] / z[0] > at_zero[-1] / z[-1]

@@ -15,6 +15,7 @@ from crystalgenome.cli.common import emit, fail, parse_debye_waller, reports_err
 class Radiation(enum.StrEnum):
     xray = "xray"
     neutron = "neutron"
+    electron = "electron"
 
 
 class CellOption(enum.StrEnum):
@@ -41,7 +42,7 @@ def _to_csv(data: dict) -> str:
 def diffract(
     file: Path = typer.Argument(..., help="Structure file: CIF, POSCAR/CONTCAR or pymatgen JSON."),
     radiation: Radiation = typer.Option(
-        Radiation.xray, "--radiation", help="X-ray form factors or neutron lengths."
+        Radiation.xray, "--radiation", help="X-ray form factors, neutron lengths or electron scattering factors."
     ),
     max_miller: int | None = typer.Option(
         None, "--max-miller", help="Miller box |h|,|k|,|l| <= N (default 3)."

@@ -2,7 +2,7 @@
 reference only, of compositions), for gradient-boosted tree models and baselines.
 
 ``PatternDescriptor.baseline().compute(clouds)`` turns each structure's point clouds (one per probe:
-``xray``, ``neutron``, ``unit``) into one row of numbers that depend on the pattern and the cell only,
+``xray``, ``neutron``, ``electron``, ``unit``) into one row of numbers that depend on the pattern and the cell only,
 never on element identities or on the orientation of the input.
 """
 

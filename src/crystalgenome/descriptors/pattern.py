@@ -6,7 +6,9 @@ of the unit-scatterer probe (F(000) = number of atoms, so √I(000) = N/V), and 
 read anywhere. Rotating the input structure leaves every value unchanged (they depend on |g|, on the
 metric and on intensities). Probes are the radiations of
 :class:`~crystalgenome.diffraction.DiffractionSettings`:
-``xray`` (atomic form factors), ``neutron`` (coherent lengths) and ``unit`` (f = 1: geometry alone).
+``xray`` (atomic form factors), ``neutron`` (coherent lengths), ``electron`` (Mott–Bethe factors) and
+``unit`` (f = 1: geometry alone). Each weighs the elements differently, so together they constrain
+the scatterers without naming them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from crystalgenome.utils.config import JsonConfig
 
-PROBES: tuple[str, ...] = ("xray", "neutron", "unit")
+PROBES: tuple[str, ...] = ("xray", "neutron", "electron", "unit")
 """Radiations a descriptor can read, in a fixed order."""
 
 LOG_FLOOR = 1e-8

@@ -1,4 +1,4 @@
-"""Scattering strengths per element: X-ray form factors f(s) and neutron lengths b.
+"""Scattering strengths per element: X-ray and electron form factors f(s), neutron lengths b.
 
 One interface for both radiations (:class:`ScatteringModel`): a new radiation is a new
 sibling class. Tables live in ``data/`` (see its README for their source).
@@ -94,6 +94,21 @@ class XRayScattering(ScatteringModel):
         return z[:, None] - FORM_FACTOR_PREFACTOR * s_squared * np.einsum("ni,nim->nm", a, gauss)
 
 
+class ElectronScattering(XRayScattering):
+    """Electron scattering factors (Å) from the same fitted table, by the Mott–Bethe formula:
+    f_e(s) = (Z − f_x(s)) / (41.78214 s²) = Σ aᵢ exp(−bᵢ s²), finite at s = 0 (Σ aᵢ).
+
+    Electrons see the electrostatic potential: light, diffuse atoms (alkali metals) scatter strongly
+    relative to Z, so their weights differ from the X-ray ones element by element.
+    """
+
+    radiation = "electron"
+
+    def amplitudes(self, symbols: list[str], s_squared: np.ndarray) -> np.ndarray:
+        _, a, minus_b = self._coefficients(tuple(symbols))
+        return np.einsum("ni,nim->nm", a, np.exp(minus_b[:, :, None] * s_squared))
+
+
 class NeutronScattering(ScatteringModel):
     """Bound coherent neutron scattering lengths (fm); independent of s. Elements use the natural
     isotope mixture, ``D`` and ``T`` their own lengths (see :data:`ISOTOPES`)."""
@@ -136,6 +151,7 @@ class UnitScattering(ScatteringModel):
 RADIATIONS: dict[str, type[ScatteringModel]] = {
     "xray": XRayScattering,
     "neutron": NeutronScattering,
+    "electron": ElectronScattering,
     "unit": UnitScattering,
 }
 """Scattering models by radiation name."""
@@ -143,7 +159,8 @@ RADIATIONS: dict[str, type[ScatteringModel]] = {
 
 @cache
 def scattering_model(radiation: str) -> ScatteringModel:
-    """The (cached) scattering model of ``radiation``: ``"xray"``, ``"neutron"`` or ``"unit"``."""
+    """The (cached) scattering model of ``radiation``: ``"xray"``, ``"neutron"``, ``"electron"`` or
+    ``"unit"``."""
     if radiation not in RADIATIONS:
         raise ValueError(f"unknown radiation {radiation!r}; use one of {', '.join(RADIATIONS)}")
     return RADIATIONS[radiation]()

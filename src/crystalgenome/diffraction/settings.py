@@ -9,7 +9,7 @@ from typing import Literal
 
 from crystalgenome.diffraction.radiation import resolve_wavelength
 
-Radiation = Literal["xray", "neutron", "unit"]
+Radiation = Literal["xray", "neutron", "electron", "unit"]
 
 DEFAULT_MAX_POINTS = 200_000
 """Default cap on the number of reciprocal-lattice points of one pattern."""
@@ -20,8 +20,9 @@ class DiffractionSettings:
     """What to compute for each structure.
 
     Attributes:
-        radiation: ``"xray"`` (atomic form factors), ``"neutron"`` (coherent lengths) or
-            ``"unit"`` (f = 1 for every atom: the chemistry-free control of the ablations).
+        radiation: ``"xray"`` (atomic form factors), ``"neutron"`` (coherent lengths),
+            ``"electron"`` (Mott–Bethe electron scattering factors, Å) or ``"unit"`` (f = 1 for
+            every atom: the chemistry-free control of the ablations).
         max_miller: N of the Miller box |h|,|k|,|l| ≤ N ((2N+1)³ points with the origin).
             Ignored when ``wavelength`` is given.
         wavelength: λ in Å (or a name such as ``"CuKa"``): the point set becomes the
@@ -45,8 +46,10 @@ class DiffractionSettings:
     min_distance: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.radiation not in ("xray", "neutron", "unit"):
-            raise ValueError(f"radiation must be 'xray', 'neutron' or 'unit', got {self.radiation!r}")
+        if self.radiation not in ("xray", "neutron", "electron", "unit"):
+            raise ValueError(
+                f"radiation must be 'xray', 'neutron', 'electron' or 'unit', got {self.radiation!r}"
+            )
         if self.wavelength is not None:
             object.__setattr__(self, "wavelength", resolve_wavelength(self.wavelength))
         elif self.max_miller < 0:

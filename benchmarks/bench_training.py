@@ -8,13 +8,14 @@ and train without rotations, as ``crystalgenome train`` does (``TrainConfig.defa
 
 Each code path runs in its own worker process, prepared as ``train`` prepares its data: this tree
 (Friedel half-clouds where the config asks for them, lattice frames computed once, the allocator
-setting) and the tree of a baseline git revision (``--baseline``, default the commit before this
-work: full clouds, a least-squares frame per batch), extracted to a temporary folder. The two
-alternate, ``--rounds`` times each, so that both see the same load. Figures are samples per second
-of wall time and per CPU-second (the steadier one on a shared machine), best and median over the
-timed epochs, and their ratio new / baseline. The benchmark also counts the floating-point operations
-of one training step (``torch.utils.flop_counter``), and times a large ``torch.mm`` with the same
-threads for the fraction of this machine's matrix-multiply peak that training reaches.
+setting, OpenMP threads that sleep rather than spin when idle) and the tree of a baseline git
+revision (``--baseline``, default the commit before this work: full clouds, a least-squares frame per
+batch), extracted to a temporary folder. The two alternate, ``--rounds`` times each, so that both
+see the same load. Figures are samples per second of wall time and per CPU-second (the steadier one
+on a shared machine), best and median over the timed epochs, and their ratio new / baseline. The
+benchmark also counts the floating-point operations of one training step (``torch.utils.flop_counter``)
+and times a large ``torch.mm`` with the same threads, for the fraction of this machine's
+matrix-multiply peak that training reaches.
 
     .venv/bin/python benchmarks/bench_training.py                      # default, lattice, lattice_symmetry
     .venv/bin/python benchmarks/bench_training.py --config lattice --threads 1 --rounds 3
@@ -23,6 +24,7 @@ threads for the fraction of this machine's matrix-multiply peak that training re
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -112,12 +114,14 @@ def _step_flops(
 
 def worker(args: argparse.Namespace) -> None:
     """Train ``args.epochs`` timed epochs (after one warm-up) and print one JSON line of results."""
+    package = importlib.import_module("crystalgenome")  # before torch, as in `crystalgenome train`
     import torch
 
     from crystalgenome.training.trainer import resolve_device, train_one_epoch
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    peak = matmul_peak(args.threads)
     model, optimizer, inputs, mask, labels, cell, config = _prepared(args, device)
     flops = _step_flops(model, inputs, mask, labels, cell, args.batch_size)
     generator = torch.Generator().manual_seed(0)
@@ -134,7 +138,19 @@ def worker(args: argparse.Namespace) -> None:
             seen = stats["train_samples_per_s"] * (time.perf_counter() - started)
             wall.append(stats["train_samples_per_s"])
             cpu.append(seen / (time.process_time() - cpu_started))
-    print(json.dumps({"wall": wall, "cpu": cpu, "flops": flops, "points": int(inputs.shape[1])}))
+    threading = f"{package.__file__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}"
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "flops": flops,
+                "points": int(inputs.shape[1]),
+                "omp": threading,
+                "peak": peak,
+            }
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- driver
@@ -144,7 +160,6 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
     """Best FLOP/s of a (size × size) @ (size × size) float32 ``torch.mm`` with ``threads`` threads."""
     import torch
 
-    torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
     best = float("inf")
@@ -181,10 +196,8 @@ def compare(args: argparse.Namespace) -> None:
     """Alternate baseline and current workers for each config; print rates, ratios, FLOPs, peak."""
     import torch
 
-    peak = matmul_peak(args.threads)
     setup = f"{args.threads} CPU threads; batch {args.batch_size}; {args.samples} samples"
     print(f"torch {torch.__version__}; {setup}")
-    print(f"matmul peak (2048² float32 torch.mm, {args.threads} threads): {peak / 1e9:.1f} GFLOP/s")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as folder:
         trees = {"baseline": _baseline_tree(args.baseline, Path(folder)), "new": REPO / "src"}
@@ -199,11 +212,20 @@ def compare(args: argparse.Namespace) -> None:
                     info[name] = outcome
             print(f"\n{config} ({args.rounds} rounds × {args.epochs} epochs; samples/s best, median):")
             for name in trees:
-                flops, rate = info[name]["flops"], statistics.median(results[name]["wall"])
+                flops, rate, peak = (
+                    info[name]["flops"],
+                    statistics.median(results[name]["wall"]),
+                    info[name]["peak"],
+                )
+                print(f"  {name:8s} {info[name]['omp']}")
                 print(
                     f"  {name:8s} {info[name]['points']:3d} points: wall {_summary(results[name]['wall'])}, "
-                    f"CPU {_summary(results[name]['cpu'])}; {flops / 1e6:.1f} MFLOP/sample, "
-                    f"{flops * rate / 1e9:.1f} GFLOP/s = {flops * rate / peak:.0%} of matmul peak"
+                    f"CPU {_summary(results[name]['cpu'])}; {flops / 1e6:.1f} MFLOP/sample"
+                )
+                achieved = flops * rate
+                print(
+                    f"  {name:8s} training {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of the matmul"
+                    f" peak in the same process ({peak / 1e9:.1f} GFLOP/s, 2048² float32 torch.mm)"
                 )
             for measure in ("wall", "cpu"):
                 new, old = results["new"][measure], results["baseline"][measure]

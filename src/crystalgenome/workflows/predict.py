@@ -34,7 +34,7 @@ from crystalgenome.workflows.tasks import read_dataset_record
 BATCH_FILES = 512
 """Files diffracted and predicted per batch (bounds memory for any number of files)."""
 
-PARALLEL_BATCHES = 4
+PARALLEL_BATCHES = 2
 """With ``workers=None``, batches go to worker processes from this many batches on."""
 
 

@@ -8,7 +8,7 @@ and train without rotations, as ``crystalgenome train`` does (``TrainConfig.defa
 
 Each code path runs in its own worker process, prepared as ``train`` prepares its data: this tree
 (Friedel half-clouds where the config asks for them, lattice frames computed once, the allocator
-setting, OpenMP threads that sleep rather than spin when idle) and the tree of a baseline git
+setting, OpenMP threads that spin only briefly before sleeping) and the tree of a baseline git
 revision (``--baseline``, default the commit before this work: full clouds, a least-squares frame per
 batch), extracted to a temporary folder. The two alternate, ``--rounds`` times each, so that both
 see the same load. Figures are samples per second of wall time and per CPU-second (the steadier one
@@ -138,7 +138,8 @@ def worker(args: argparse.Namespace) -> None:
             seen = stats["train_samples_per_s"] * (time.perf_counter() - started)
             wall.append(stats["train_samples_per_s"])
             cpu.append(seen / (time.process_time() - cpu_started))
-    threading = f"{package.__file__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}"
+    spin, policy = (os.environ.get(name, "unset") for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"))
+    threading = f"{package.__file__}, GOMP_SPINCOUNT={spin}, OMP_WAIT_POLICY={policy}"
     print(
         json.dumps(
             {

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 
-# torch's OpenMP threads sleep when idle instead of spinning (read when torch is first imported, so
-# import crystalgenome before torch): on a shared machine spinning threads take the cores from those
-# doing the work — training with 2 threads at load 5 ran 8× slower in wall time with spinning.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# torch's OpenMP threads spin 1,000 rounds (microseconds) when idle, then sleep, instead of libgomp's
+# default 300,000 (read when torch is first loaded, so import crystalgenome before torch). On a shared
+# machine long spinning takes the cores from the threads doing the work: training with 2 threads ran
+# 4-8x slower in wall time at load 3-6; on an idle machine the short spin costs nothing.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 __version__ = "0.1.0"
 

@@ -128,13 +128,16 @@ def _hexagonal_cloud(intensity: torch.Tensor) -> torch.Tensor:
     return torch.cat([coordinates / 5, intensity[None, :, None].double(), hkl], dim=-1).float()
 
 
-def test_mirror_contrast_is_zero_exactly_for_mirror_symmetric_patterns() -> None:
-    """The mirror through the lattice frame's ab plane maps (h, k, l) to (h, k, −l) for a hexagonal cell."""
+@pytest.mark.parametrize("half", [False, True])
+def test_mirror_contrast_is_zero_exactly_for_mirror_symmetric_patterns(half: bool) -> None:
+    """The mirror through the lattice frame's ab plane maps (h, k, l) to (h, k, −l) for a hexagonal cell.
+    A half-cloud model assumes Friedel's law, so its asymmetric pattern obeys it (I(h) = I(−h))."""
     torch.manual_seed(0)
-    model = PointNet(ModelConfig.packaged("lattice").replace(mirror_contrast=True)).eval()
+    model = PointNet(ModelConfig.packaged("lattice").replace(mirror_contrast=True, friedel_half=half)).eval()
     hkl = torch.from_numpy(_miller_box())
     symmetric = (hkl[:, 0] ** 2 + hkl[:, 1] ** 2 + 0.5 * hkl[:, 2] ** 2 + 1).reciprocal().float()
-    asymmetric = symmetric * (1 + 0.5 * (hkl[:, 2] > 0) * (hkl[:, 0] != 0))
+    breaks = hkl[:, 0] * hkl[:, 2] > 0 if half else (hkl[:, 2] > 0) * (hkl[:, 0] != 0)
+    asymmetric = symmetric * (1 + 0.5 * breaks)
     width = model.config.point_widths[-1]
     captured = {}
     model.head.register_forward_pre_hook(lambda _, args: captured.update(pooled=args[0]))

@@ -42,7 +42,7 @@ def _to_csv(data: dict) -> str:
 def diffract(
     file: Path = typer.Argument(..., help="Structure file: CIF, POSCAR/CONTCAR or pymatgen JSON."),
     radiation: Radiation = typer.Option(
-        Radiation.xray, "--radiation", help="X-ray form factors, neutron lengths or electron scattering factors."
+        Radiation.xray, "--radiation", help="X-ray form factors, neutron lengths or electron factors."
     ),
     max_miller: int | None = typer.Option(
         None, "--max-miller", help="Miller box |h|,|k|,|l| <= N (default 3)."

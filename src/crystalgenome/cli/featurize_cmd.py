@@ -30,7 +30,7 @@ def featurize(
     use_ray: Annotated[
         bool, typer.Option("--ray", help="Run shards on a local Ray with --workers CPUs.")
     ] = False,
-    radiation: Annotated[Radiation, typer.Option("--radiation", help="X-ray, neutron or electron.")] = Radiation.xray,
+    radiation: Annotated[Radiation, typer.Option("--radiation", help="Probe.")] = Radiation.xray,
     max_miller: Annotated[
         int | None, typer.Option("--max-miller", help="Miller box |h|,|k|,|l| <= N (3).")
     ] = None,

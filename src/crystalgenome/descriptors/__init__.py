@@ -1,9 +1,9 @@
 """Stage 3b: fixed-length, rotation-invariant descriptors of diffraction patterns (and, as a chemistry
 reference only, of compositions), for gradient-boosted tree models and baselines.
 
-``PatternDescriptor.baseline().compute(clouds)`` turns each structure's point clouds (one per probe:
-``xray``, ``neutron``, ``electron``, ``unit``) into one row of numbers that depend on the pattern and the cell only,
-never on element identities or on the orientation of the input.
+``PatternDescriptor.baseline().compute(clouds)`` turns each structure's point clouds (one per
+probe: ``xray``, ``neutron``, ``electron``, ``unit``) into one row of numbers that depend on the
+pattern and the cell only, never on element identities or on the orientation of the input.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ three channels are the Miller indices, in each lattice's standard frame (exactly
 from __future__ import annotations
 
 from crystalgenome.model.config import FRAMES, PACKAGED_CONFIGS, ModelConfig, resolve_model_config
+from crystalgenome.model.friedel import canonical_signs, friedel_half, is_canonical
 from crystalgenome.model.pointnet import (
     ClassifierHead,
     PointFeatures,
@@ -18,6 +19,7 @@ from crystalgenome.model.pointnet import (
     build_model,
     cell_contrasts,
     count_parameters,
+    lattice_inputs,
     pack_rows,
     standard_frame,
     unpack_rows,
@@ -34,8 +36,12 @@ __all__ = [
     "SharedMLP",
     "TNet",
     "build_model",
+    "canonical_signs",
     "cell_contrasts",
     "count_parameters",
+    "friedel_half",
+    "is_canonical",
+    "lattice_inputs",
     "pack_rows",
     "resolve_model_config",
     "standard_frame",

@@ -54,6 +54,10 @@ class ModelConfig(JsonConfig):
             (ab) plane and give the head |pooled − pooled mirror|: a learned test of that mirror, which
             with Friedel's law is a twofold axis along z — present in hexagonal Laue classes (6/m,
             6/mmm), absent in trigonal ones (−3, −3m). Doubles the per-point work.
+        friedel_half: read every point as the canonical one of ±g (I(h) = I(−h), Friedel's law), so
+            that the model gives the same output for the full cloud and for one point of each ± pair
+            plus the origin; training and prediction then feed it the half cloud, about half the work
+            (see :mod:`crystalgenome.model.friedel`). False in runs saved before it existed.
     """
 
     config_kind: ClassVar[str] = "model config"
@@ -72,6 +76,7 @@ class ModelConfig(JsonConfig):
     cell_features: bool = False
     cell_contrasts: bool = False
     mirror_contrast: bool = False
+    friedel_half: bool = False
 
     def __post_init__(self) -> None:
         for name in ("point_widths", "head_widths", "tnet_widths"):

@@ -1,9 +1,11 @@
 """PointNet for diffraction point clouds, with padding masks.
 
-Read top to bottom: :func:`standard_frame` (optional: each cloud in its lattice's standard orientation)
-→ :class:`SharedMLP` (the per-point layers) → :class:`PointFeatures` (shared MLP, optional
-self-attention, masked max-pool) → :class:`TNet` (a learned 3×3 transform of the coordinates)
-→ :class:`ClassifierHead` → :class:`PointNet` (the classifier composed of the above).
+Read top to bottom: :func:`standard_frame` (optional: each cloud in its lattice's standard orientation;
+:func:`lattice_inputs` applies it to a cloud, once per structure when training) → :class:`SharedMLP`
+(the per-point layers) → :class:`PointFeatures` (shared MLP, optional self-attention, masked
+max-pool) → :class:`TNet` (a learned 3×3 transform of the coordinates) → :class:`ClassifierHead` →
+:class:`PointNet` (the classifier composed of the above). With ``friedel_half`` the network reads each
+point as the canonical one of ±g (:mod:`crystalgenome.model.friedel`).
 
 Shapes: ``points`` (B, P, C) float, ``mask`` (B, P) bool with True = real point (None = all real).
 The per-point layers run on the real points only, packed as rows (N, C): padded points never enter
@@ -22,6 +24,7 @@ import torch
 from torch import nn
 
 from crystalgenome.model.config import ModelConfig
+from crystalgenome.model.friedel import canonical_signs
 
 CELL_FEATURES = 6
 """Cell-shape features given to the head with ``cell_features``: ln a, ln b, ln c, cos α, cos β, cos γ."""
@@ -86,6 +89,14 @@ def standard_frame(coordinates: torch.Tensor, hkl: torch.Tensor) -> tuple[torch.
     )
     cell = torch.cat([lengths.log(), cosines], dim=1)
     return standard.to(coordinates.dtype), cell.to(coordinates.dtype)
+
+
+def lattice_inputs(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, P, C) clouds (g, other channels, h, k, l) → (B, P, C − 3) clouds in their standard frame (the
+    Miller channels dropped) and the (B, 6) cell shape: what a lattice-frame PointNet reads (see
+    :func:`standard_frame`). Rotation invariant, so it can be computed once per structure."""
+    coordinates, cell = standard_frame(points[..., :3], points[..., -3:])
+    return torch.cat([coordinates, points[..., 3:-3]], dim=-1), cell
 
 
 def cell_contrasts(cell: torch.Tensor) -> torch.Tensor:
@@ -253,22 +264,26 @@ class PointNet(nn.Module):
         )
         self.head = ClassifierHead((pooled_width, *cfg.head_widths), cfg.num_classes, dropout=cfg.dropout)
 
-    def forward(self, points: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """points (B, P, C), mask (B, P) bool or None → logits (B, num_classes)."""
-        if points.shape[-1] != self.config.in_channels:
-            hint = " (g, intensity, h, k, l: load the Miller indices)" if self.config.needs_hkl else ""
-            raise ValueError(
-                f"the model reads {self.config.in_channels} channels per point{hint}, got {points.shape[-1]}"
-            )
+    def forward(
+        self, points: torch.Tensor, mask: torch.Tensor | None = None, *, cell: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """points (B, P, C), mask (B, P) bool or None → logits (B, num_classes).
+
+        A lattice-frame model given ``cell`` (B, 6) takes ``points`` already in the standard frame, as
+        :func:`lattice_inputs` returns them (``point_channels`` wide): a training set's frames are then
+        computed once instead of in every batch of every epoch.
+        """
+        self._check_channels(points, framed=cell is not None)
         if mask is not None and bool(mask.all()):
             mask = None  # fast path: no packing needed
-        cell = None
-        if self.config.needs_hkl:
-            coordinates, cell = standard_frame(points[..., :3], points[..., -3:])
-            points = torch.cat([coordinates, points[..., 3:-3]], dim=-1)
+        if self.config.needs_hkl and cell is None:
+            points, cell = lattice_inputs(points)
+        points = self._canonical(points)
         if self.tnet is not None:
             transform = self.tnet(points[..., :3], mask)
-            points = torch.cat([torch.bmm(points[..., :3], transform), points[..., 3:]], dim=-1)
+            points = self._canonical(
+                torch.cat([torch.bmm(points[..., :3], transform), points[..., 3:]], dim=-1)
+            )
         if self.config.mirror_contrast:
             pooled = self._pool_with_mirror(points, mask)
         else:
@@ -279,10 +294,26 @@ class PointNet(nn.Module):
             pooled = torch.cat([pooled, cell_contrasts(cell)], dim=1)
         return self.head(pooled)
 
+    def _check_channels(self, points: torch.Tensor, *, framed: bool) -> None:
+        cfg = self.config
+        if framed and not cfg.needs_hkl:
+            raise ValueError("only a lattice-frame model takes a precomputed cell")
+        expected = cfg.point_channels if framed else cfg.in_channels
+        if points.shape[-1] != expected:
+            hint = " (g, intensity, h, k, l: load the Miller indices)" if cfg.needs_hkl and not framed else ""
+            raise ValueError(f"the model reads {expected} channels per point{hint}, got {points.shape[-1]}")
+
+    def _canonical(self, points: torch.Tensor) -> torch.Tensor:
+        """With ``friedel_half``, every point's coordinates as the canonical one of ±g (see
+        :mod:`crystalgenome.model.friedel`); otherwise the points unchanged."""
+        if not self.config.friedel_half:
+            return points
+        return torch.cat([canonical_signs(points[..., :3]), points[..., 3:]], dim=-1)
+
     def _pool_with_mirror(self, points: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """Pooled features of the cloud and |difference| to those of its mirror image through the xy
         plane (one pass over both): zero where the pattern has that mirror symmetry."""
-        mirrored = torch.cat([points[..., :2], -points[..., 2:3], points[..., 3:]], dim=-1)
+        mirrored = self._canonical(torch.cat([points[..., :2], -points[..., 2:3], points[..., 3:]], dim=-1))
         both_mask = None if mask is None else torch.cat([mask, mask])
         both = self.features(torch.cat([points, mirrored]), both_mask)
         pooled, pooled_mirror = both.chunk(2)

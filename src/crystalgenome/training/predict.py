@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from crystalgenome.model import PointNet, friedel_half
 from crystalgenome.training.augment import random_rotations, rotate
 
 DEFAULT_BATCH = 1024
@@ -25,6 +26,23 @@ def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def half_cloud_inputs(model: nn.Module) -> tuple[bool, bool]:
+    """(whether ``model`` may be fed Friedel half-clouds, whether to choose them by Miller indices):
+    True when every PointNet in it has ``friedel_half`` (an ensemble, a wrapped model)."""
+    nets = [module for module in model.modules() if isinstance(module, PointNet)]
+    half = bool(nets) and all(net.config.friedel_half for net in nets)
+    return half, any(net.config.needs_hkl for net in nets)
+
+
+def halve_for(
+    model: nn.Module, inputs: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Friedel half of normalised clouds when ``model`` reads half-clouds (same output, half the
+    work), else the clouds unchanged. Choose the half before rotating: it is defined in the given frame."""
+    half, miller = half_cloud_inputs(model)
+    return friedel_half(inputs, mask, miller_channels=miller) if half else (inputs, mask)
+
+
 @torch.no_grad()
 def model_logits(
     model: nn.Module,
@@ -36,17 +54,20 @@ def model_logits(
 ) -> torch.Tensor:
     """(n, K) logits of normalised ``inputs`` (n, P, C), optionally all rotated by one (3, 3) matrix.
 
-    The model is put in eval mode (and restored afterwards).
+    The model is put in eval mode (and restored afterwards). A model that reads Friedel half-clouds
+    gets the half of each chunk (:func:`halve_for`).
     """
     was_training = model.training
     model.eval()
     device = _model_device(model)
     outputs = []
     for start in range(0, inputs.shape[0], batch_size):
-        chunk = inputs[start : start + batch_size].to(device)
+        chunk, chunk_mask = halve_for(
+            model, inputs[start : start + batch_size].to(device), mask[start : start + batch_size].to(device)
+        )
         if rotation is not None:
             chunk = rotate(chunk, rotation.to(device, chunk.dtype))
-        outputs.append(model(chunk, mask[start : start + batch_size].to(device)).float().cpu())
+        outputs.append(model(chunk, chunk_mask).float().cpu())
     model.train(was_training)
     return torch.cat(outputs) if outputs else torch.empty(0)
 

@@ -12,7 +12,10 @@ A run folder holds::
 
 Speed on CPU comes from keeping the normalised inputs in memory as one tensor, batching by indexing
 it, rotating a batch with one batched matmul, and running the per-point layers as (B·P, C) matrix
-products (see :mod:`crystalgenome.model.pointnet`). No DataLoader, no per-sample Python.
+products (see :mod:`crystalgenome.model.pointnet`). No DataLoader, no per-sample Python. A model with
+``friedel_half`` gets the half-clouds (half the points); a lattice-frame model gets each structure's
+standard frame computed once, before the first epoch; freed activations are reused, not unmapped
+(:func:`~crystalgenome.training.cpu.keep_freed_memory`).
 """
 
 from __future__ import annotations
@@ -34,9 +37,17 @@ import torch
 from torch import nn
 from torch.nn.functional import cross_entropy
 
-from crystalgenome.model import ModelConfig, PointNet, count_parameters, resolve_model_config
+from crystalgenome.model import (
+    ModelConfig,
+    PointNet,
+    count_parameters,
+    friedel_half,
+    lattice_inputs,
+    resolve_model_config,
+)
 from crystalgenome.training.augment import augment_batch
 from crystalgenome.training.config import SPLITS, TrainConfig
+from crystalgenome.training.cpu import keep_freed_memory
 from crystalgenome.training.inputs import Normalisation, to_tensors
 from crystalgenome.training.metrics import classification_metrics, selection_score
 from crystalgenome.training.predict import model_probabilities, rotation_invariance
@@ -207,11 +218,15 @@ def train_one_epoch(
     progress: bool = False,
     description: str = "train",
     distributed: DistributedContext | None = None,
+    cell: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One pass over the training split in a random order; returns mean loss, accuracy, samples/s.
 
-    With ``distributed``, every rank draws the same global batches and rotations (the same ``generator``
-    state) and trains on its slice of each; the returned numbers are over all ranks.
+    With ``cell`` (n, 6), ``inputs`` are a lattice-frame model's precomputed inputs
+    (:func:`~crystalgenome.model.lattice_inputs`): they are not augmented, rotations and point order
+    being exact no-ops for such a model. With ``distributed``, every rank draws the same global batches
+    and rotations (the same ``generator`` state) and trains on its slice of each; the returned numbers
+    are over all ranks.
     """
     model.train()
     device = inputs.device
@@ -219,12 +234,13 @@ def train_one_epoch(
     batches = list(order.split(config.batch_size))
     if len(batches) > 1 and batches[-1].numel() < config.batch_size:
         batches.pop()  # a tiny last batch makes BatchNorm statistics noisy
-    augment = "train" in config.augment
+    augment = "train" in config.augment and cell is None
     loss_sum, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
     for batch in _progress(batches, enabled=progress, desc=description, leave=False, unit="batch"):
         index = batch.to(device)
         points, point_mask, target = inputs[index], mask[index], labels[index]
+        batch_cell = None if cell is None else cell[index]
         if augment:
             points, point_mask = augment_batch(
                 points,
@@ -235,7 +251,10 @@ def train_one_epoch(
             )
         if distributed is not None:
             points, point_mask, target = distributed.shard(points, point_mask, target)
-        logits = model(points, point_mask)
+            batch_cell = None if batch_cell is None else distributed.shard(batch_cell)[0]
+        logits = (
+            model(points, point_mask) if batch_cell is None else model(points, point_mask, cell=batch_cell)
+        )
         loss = cross_entropy(logits, target, weight=loss_weights, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -302,13 +321,16 @@ def _split_metrics(
 
 @dataclass
 class _Data:
-    """Normalised inputs on the training device, labels and split indices."""
+    """Normalised inputs on the training device (Friedel halves for a half-cloud model), labels and
+    split indices; for a lattice-frame model also its precomputed inputs and cells (training batches)."""
 
     inputs: torch.Tensor
     mask: torch.Tensor
     labels: np.ndarray
     label_tensor: torch.Tensor
     splits: dict[str, np.ndarray]
+    framed: torch.Tensor | None = None
+    cell: torch.Tensor | None = None
 
     def part(self, name: str) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
         index = self.splits[name]
@@ -361,22 +383,41 @@ class _Session:
         self.state = checkpoint["state"]
 
 
+FRAME_CHUNK = 4096
+"""Structures per step when precomputing lattice frames (bounds the float64 temporaries)."""
+
+
+@torch.no_grad()
+def precompute_frames(inputs: torch.Tensor, chunk: int = FRAME_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`~crystalgenome.model.lattice_inputs` of every normalised cloud, in chunks: (n, P, C − 3)
+    inputs in the standard frame and (n, 6) cells, the same as a lattice-frame model computes per batch."""
+    parts = [lattice_inputs(inputs[start : start + chunk]) for start in range(0, inputs.shape[0], chunk)]
+    if not parts:
+        return inputs[..., :-3], inputs.new_zeros(0, 6)
+    return torch.cat([framed for framed, _ in parts]), torch.cat([cell for _, cell in parts])
+
+
 def _prepare_data(
     points: np.ndarray,
     mask: np.ndarray | None,
     labels: np.ndarray,
     split: np.ndarray | Mapping[str, Sequence[int]],
-    num_classes: int,
+    model_config: ModelConfig,
     normalisation: Normalisation,
     device: torch.device,
 ) -> _Data:
     labels = np.asarray(labels, dtype=np.int64)
-    if labels.min(initial=0) < 0 or labels.max(initial=0) >= num_classes:
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= model_config.num_classes:
         raise ValueError("labels must be class indices into class_names")
     inputs, input_mask = to_tensors(points, mask, normalisation, device)
-    return _Data(
+    if model_config.friedel_half:
+        inputs, input_mask = friedel_half(inputs, input_mask, miller_channels=model_config.needs_hkl)
+    data = _Data(
         inputs, input_mask, labels, torch.from_numpy(labels).to(device), split_indices(split, labels.size)
     )
+    if model_config.needs_hkl:
+        data.framed, data.cell = precompute_frames(inputs)
+    return data
 
 
 def _default_fingerprint(points: np.ndarray, mask: np.ndarray | None, data: _Data) -> str:
@@ -433,11 +474,12 @@ def _epoch(
     row |= train_one_epoch(
         session.model if session.wrapped is None else session.wrapped,
         session.optimizer,
-        data.inputs,
+        data.inputs if data.framed is None else data.framed,
         data.mask,
         data.label_tensor,
         torch.from_numpy(data.splits["train"]),
         config=config,
+        cell=data.cell,
         generator=session.generator,
         loss_weights=loss_weights,
         progress=progress,
@@ -518,12 +560,14 @@ def train(
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        keep_freed_memory()
     if distributed is not None:
         distributed.check_batch_size(config.batch_size)
         device = distributed.rank_device(device)
         progress = progress and distributed.is_main
     writes = distributed is None or distributed.is_main
-    data = _prepare_data(points, mask, labels, split, len(class_names), normalisation, device)
+    data = _prepare_data(points, mask, labels, split, model_config, normalisation, device)
     ids = [str(item) for item in (ids if ids is not None else range(data.labels.size))]
     identity = {
         "train_config": config.to_dict(),

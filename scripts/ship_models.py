@@ -136,6 +136,8 @@ def model_card(task: str, run_dir: Path, runs: Path, chosen_from: dict[str, floa
             if _test_ids_hash(other) != _test_ids_hash(run_dir):
                 raise SystemExit(f"{other}: not on the same test split as {run_dir}")
             lines.append(_metric_line(label, _json(other / "evaluation" / "metrics.json"), name))
+        else:
+            lines.append(f"| {label} | not measured for this release | |")
     sizes = record["split_sizes"]
     lines += [
         "",

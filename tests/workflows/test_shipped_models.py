@@ -24,7 +24,7 @@ def cif_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_task_ships_a_small_model_with_a_card() -> None:
-    assert shipped_models() == sorted(TASKS)
+    assert shipped_models() == sorted(TASKS)  # every task, each with its own card
     total = sum(path.stat().st_size for path in PRETRAINED_DIR.rglob("*") if path.is_file())
     assert total < 8 * 2**20, f"shipped models take {total / 2**20:.1f} MiB"
     for task in TASKS:
@@ -33,6 +33,7 @@ def test_every_task_ships_a_small_model_with_a_card() -> None:
         name = "roc_auc" if len(task_class_names(task)) == 2 else "accuracy"
         assert f"{metrics[name]['value']:.3f}" in card  # the card shows the measured figure
         assert "CC BY 4.0" in card and "pattern summary" in card and "crystalgenome " in card
+        assert "Test split" in card and "validation" in card
         record = json.loads((PRETRAINED_DIR / task / "dataset.json").read_text())
         assert not any("/" in path for path in record["data"])  # no path of the training machine
 

@@ -108,6 +108,6 @@ def test_invalid_settings() -> None:
     with pytest.raises(ValueError, match="unknown wavelength"):
         DiffractionSettings(wavelength="CuKq")
     with pytest.raises(ValueError, match="radiation"):
-        DiffractionSettings(radiation="electron")
+        DiffractionSettings(radiation="muon")
     with pytest.raises(ValueError, match="positive"):
         DiffractionSettings(wavelength=-1.0)

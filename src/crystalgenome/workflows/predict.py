@@ -27,7 +27,7 @@ from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.errors import StructureError
 from crystalgenome.store import settings_from_dict
 from crystalgenome.store.shard import StructureFeatures, _featurize_records
-from crystalgenome.structures.io import find_structure_files
+from crystalgenome.structures.io import entry_problem, find_structure_files
 from crystalgenome.training import Run, load_run
 from crystalgenome.workflows.tasks import read_dataset_record
 
@@ -69,6 +69,9 @@ def collect_structure_files(paths: Iterable[str | Path]) -> list[Path]:
 def _record(path: Path) -> RawRecord:
     """The file as a raw record named by its path (an unreadable file becomes a record with an error)."""
     name, fmt = str(path), record_format(path) or "cif"
+    problem = entry_problem(path)  # folders, broken links, link loops: the reason a user can act on
+    if problem is not None:
+        return RawRecord(name, "", fmt, error=problem)
     try:
         if path.stat().st_size == 0:
             return RawRecord(name, "", fmt, error="file is empty")

@@ -15,15 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-TASKS = (
-    "crystal_system",
-    "crystal_family",
-    "trigonal_hexagonal",
-    "metal",
-    "bulk_modulus",
-    "shear_modulus",
-    "stability",
-)
+from crystalgenome.data import TASKS
+
 COLUMNS = {
     "gbt_pattern": "pattern summary + trees (baseline)",
     "gbt_composition": "composition + trees (chemistry)",

@@ -85,23 +85,15 @@ def headline_metrics(model: str | Path) -> dict[str, Any]:
 
 
 def read_cell(path: Path) -> Cell:
-    """A structure file as a :class:`Cell`: the fast P1-CIF reader, else pymatgen.
+    """A structure file as a :class:`Cell`, read as ``predict`` and ``featurize`` read it (fast P1-CIF
+    reader, else pymatgen).
 
     Raises:
         StructureError: naming the file, when it cannot be read.
     """
-    if path.suffix.lower() == ".cif" and path.is_file() and path.stat().st_size > 0:
-        from crystalgenome.data.fastparse import read_p1_cif
+    from crystalgenome.workflows.predict import file_record
 
-        try:
-            cell = read_p1_cif(path.read_text(encoding="utf-8", errors="replace"))
-        except (OSError, ValueError):
-            cell = None
-        if cell is not None:
-            return cell
-    from crystalgenome.structures import read_structure
-
-    return _checked_cell(str(path), read_structure(path))
+    return file_record(path).to_cell()
 
 
 def _checked_cell(name: str, structure: Any) -> Cell:

@@ -66,7 +66,7 @@ def collect_structure_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def _record(path: Path) -> RawRecord:
+def file_record(path: Path) -> RawRecord:
     """The file as a raw record named by its path (an unreadable file becomes a record with an error)."""
     name, fmt = str(path), record_format(path) or "cif"
     problem = entry_problem(path)  # folders, broken links, link loops: the reason a user can act on
@@ -136,7 +136,7 @@ def predict_batch(
     run: Run, settings: DiffractionSettings, paths: Sequence[str], rotations: int | None
 ) -> _BatchResult:
     """Read, featurize and predict one batch of files, in input order (errors as (file, reason))."""
-    records = [_record(Path(path)) for path in paths]
+    records = [file_record(Path(path)) for path in paths]
     outcomes = _featurize_records(records, settings)
     features = [outcome for outcome in outcomes if not isinstance(outcome, str)]
     errors = [(r.material_id, o) for r, o in zip(records, outcomes, strict=True) if isinstance(o, str)]

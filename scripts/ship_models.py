@@ -21,10 +21,10 @@ CANDIDATES: dict[str, list[str]] = {
     "crystal_system": ["crystal_system_pointnet", "crystal_system_gbt_rich"],
     "crystal_family": ["crystal_family_pointnet", "crystal_family_gbt_rich"],
     "trigonal_hexagonal": ["trigonal_hexagonal_pointnet", "trigonal_hexagonal_gbt_rich"],
-    "metal": ["metal_gbt_rich"],
-    "bulk_modulus": ["bulk_modulus_gbt_rich"],
-    "shear_modulus": ["shear_modulus_gbt_rich"],
-    "stability": ["stability_gbt_rich"],
+    "metal": ["metal_gbt_rich", "metal_pointnet"],
+    "bulk_modulus": ["bulk_modulus_gbt_rich", "bulk_modulus_pointnet"],
+    "shear_modulus": ["shear_modulus_gbt_rich", "shear_modulus_pointnet"],
+    "stability": ["stability_gbt_rich", "stability_pointnet"],
 }
 """Structure-only candidates per task (composition models are references, never shipped)."""
 
@@ -69,7 +69,7 @@ def validation_score(run_dir: Path) -> float:
 
 def _test_ids_hash(run_dir: Path) -> str:
     test = _json(run_dir / "splits.json")["test"]
-    return hashlib.sha256("\n".join(test).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join(sorted(test)).encode()).hexdigest()[:16]
 
 
 def _metric_line(label: str, metrics: dict[str, Any], name: str) -> str:

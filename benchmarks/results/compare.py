@@ -32,7 +32,7 @@ def _json(path: Path) -> dict:
 
 def test_fingerprint(run: Path) -> str:
     test = _json(run / "splits.json").get("test", [])
-    return hashlib.sha256("\n".join(test).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(sorted(test)).encode()).hexdigest()[:12]
 
 
 def validation_score(run: Path) -> float | None:

@@ -173,7 +173,7 @@ def prepare_study(
     Raises:
         ValueError: the folder holds a study with other settings.
     """
-    from crystalgenome.training.dataset import load_task_dataset
+    from crystalgenome.store.dataset import load_task_dataset
 
     study_dir = Path(study_dir)
     model_config = _resolved_model(spec)

@@ -30,8 +30,8 @@ from crystalgenome.boosting import BoostConfig, TreeEnsemble, fit_boosted
 from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.descriptors import PatternClouds, PatternDescriptor, composition_names, element_fractions
 from crystalgenome.diffraction import DiffractionSettings
+from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Evaluation, classification_metrics, write_evaluation
-from crystalgenome.training.dataset import TaskDataset, load_task_dataset
 from crystalgenome.utils.atomic import atomic_write_text
 from crystalgenome.utils.provenance import run_metadata
 from crystalgenome.workflows.defaults import default_cell
@@ -107,7 +107,7 @@ def load_probe_clouds(
 
     A structure that another probe could not diffract (e.g. an element without a neutron scattering
     length) keeps its row, with NaN intensities under that probe. ``options`` go to
-    :func:`~crystalgenome.training.dataset.load_task_dataset`.
+    :func:`~crystalgenome.store.dataset.load_task_dataset`.
     """
     base = load_task_dataset(data, task, settings=settings, with_hkl=True, **options)
     if not probes:

@@ -15,8 +15,8 @@ from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.figures import evaluate
 from crystalgenome.model import ModelConfig, resolve_model_config
 from crystalgenome.store import settings_from_dict
+from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Run, TrainConfig, TrainResult, load_ensemble, train
-from crystalgenome.training.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training.distributed import DistributedContext, is_main, main_first
 from crystalgenome.utils.atomic import atomic_write_text
 

@@ -31,7 +31,10 @@ from crystalgenome.data import (
 )
 from crystalgenome.data.sources.joined import merge_labels, read_label_table
 from crystalgenome.diffraction import DiffractionSettings
-from crystalgenome.store import Backend, FeatureStore, StoreError, featurize, is_store
+from crystalgenome.store.executors import Backend
+from crystalgenome.store.layout import StoreError, is_store
+from crystalgenome.store.reader import FeatureStore
+from crystalgenome.store.writer import featurize
 from crystalgenome.utils.paths import cache_dir
 from crystalgenome.utils.provenance import fingerprint_file
 

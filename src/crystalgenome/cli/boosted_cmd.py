@@ -45,8 +45,7 @@ def baseline(
 @reports_errors
 def _baseline(options: dict[str, Any]) -> None:
     from crystalgenome.boosting import BoostConfig
-    from crystalgenome.diffraction import DiffractionSettings
-    from crystalgenome.workflows import default_cell
+    from crystalgenome.workflows import task_defaults
     from crystalgenome.workflows.boosted import train_boosted_task
 
     boost = BoostConfig.from_json(options["config"]) if options["config"] else BoostConfig()
@@ -58,7 +57,7 @@ def _baseline(options: dict[str, Any]) -> None:
         options["out"],
         features=options["features"],
         config=boost,
-        settings=DiffractionSettings(cell=options["cell"] or default_cell(options["task"])),
+        settings=task_defaults(options["task"]).settings(cell=options["cell"]),
         thresholds=thresholds_for(options["task"], options["threshold"]),
         split=options["split"],
         split_seed=options["split_seed"],

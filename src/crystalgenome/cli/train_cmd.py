@@ -85,24 +85,22 @@ def train(
 
 @reports_errors
 def _train(options: dict[str, Any]) -> None:
-    from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.training import TrainConfig
     from crystalgenome.training.distributed import distributed_session, is_main
-    from crystalgenome.workflows import default_cell, default_model, train_task
+    from crystalgenome.workflows import task_defaults, train_task
 
-    model = options["model"] or default_model(options["task"])
+    defaults = task_defaults(options["task"])
+    model = options["model"] or defaults.model
     train_config = (
-        TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig.default_for(model)
+        TrainConfig.from_json(options["config"]) if options["config"] else defaults.train_config(model)
     )
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
     overrides["num_threads"] = options["threads"]
     overrides["device"] = options["device"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
-    settings = DiffractionSettings(
-        radiation=options["radiation"],
-        max_miller=options["max_miller"],
-        cell=options["cell"] or default_cell(options["task"]),
+    settings = defaults.settings(
+        radiation=options["radiation"], max_miller=options["max_miller"], cell=options["cell"]
     )
     with distributed_session(train_config.device) as distributed:  # under torchrun: one rank of DDP
         result, metrics = train_task(

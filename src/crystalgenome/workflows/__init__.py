@@ -5,7 +5,13 @@ This is the only package that imports every stage; the CLI is a thin layer over 
 
 from __future__ import annotations
 
-from crystalgenome.workflows.defaults import SYMMETRY_TASKS, default_cell, default_model
+from crystalgenome.workflows.defaults import (
+    SYMMETRY_TASKS,
+    TaskDefaults,
+    default_cell,
+    default_model,
+    task_defaults,
+)
 from crystalgenome.workflows.predict import PredictionResult, collect_structure_files, predict_files
 from crystalgenome.workflows.tasks import DATASET_FILE, evaluate_task, read_dataset_record, train_task
 
@@ -13,11 +19,13 @@ __all__ = [
     "DATASET_FILE",
     "SYMMETRY_TASKS",
     "PredictionResult",
+    "TaskDefaults",
     "collect_structure_files",
     "default_cell",
     "default_model",
     "evaluate_task",
     "predict_files",
     "read_dataset_record",
+    "task_defaults",
     "train_task",
 ]

@@ -34,7 +34,7 @@ from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Evaluation, classification_metrics, write_evaluation
 from crystalgenome.utils.atomic import atomic_write_text
 from crystalgenome.utils.provenance import run_metadata
-from crystalgenome.workflows.defaults import default_cell
+from crystalgenome.workflows.defaults import task_defaults
 from crystalgenome.workflows.tasks import DATASET_FILE, dataset_record
 
 BOOSTED_FILE = "boosted.json"
@@ -168,7 +168,7 @@ def train_boosted_task(
     spec = FeatureSpec.named(features)
     config = config or BoostConfig()
     paths = [data] if isinstance(data, str | Path | Source) else list(data)
-    settings = settings or DiffractionSettings(cell=default_cell(task))
+    settings = settings or task_defaults(task).settings()
     thresholds = thresholds or LabelThresholds()
     dataset, clouds = load_probe_clouds(
         paths, task, spec.probes, settings=settings, thresholds=thresholds, split=split,

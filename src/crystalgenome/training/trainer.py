@@ -67,7 +67,7 @@ class TrainResult:
     """What :func:`train` returns. ``model`` holds the best-epoch weights, in eval mode."""
 
     run_dir: Path
-    model: PointNet
+    model: nn.Module
     class_names: list[str]
     normalisation: Normalisation
     best_epoch: int
@@ -341,7 +341,7 @@ class _Data:
 class _Session:
     """The mutable state of a run: what last.pt saves and restores."""
 
-    model: PointNet
+    model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
@@ -511,6 +511,22 @@ def _epoch(
     return row
 
 
+def build_model(
+    model: nn.Module | Callable[[ModelConfig], nn.Module] | None, model_config: ModelConfig
+) -> nn.Module:
+    """The network :func:`train` trains: ``PointNet(model_config)`` when ``model`` is None, else
+    ``model`` itself or what the factory ``model`` makes of ``model_config``."""
+    if model is None:
+        return PointNet(model_config)
+    if isinstance(model, nn.Module):
+        return model
+    return model(model_config)
+
+
+def _qualified_name(module: nn.Module) -> str:
+    return f"{type(module).__module__}.{type(module).__qualname__}"
+
+
 def train(
     points: np.ndarray,
     mask: np.ndarray | None,
@@ -527,8 +543,10 @@ def train(
     progress: bool = True,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     distributed: DistributedContext | None = None,
+    model: nn.Module | Callable[[ModelConfig], nn.Module] | None = None,
 ) -> TrainResult:
-    """Train a PointNet classifier and write a run folder (see the module docstring).
+    """Train a classifier (a PointNet unless ``model`` says otherwise) and write a run folder (see the
+    module docstring).
 
     Args:
         points: (n, P, 4) raw point clouds (g in Å⁻¹, I = |F|²/V²); padded points are zeros.
@@ -549,9 +567,17 @@ def train(
         distributed: train data-parallel across the ranks of a process group (see
             :mod:`crystalgenome.training.distributed`); call on every rank with the same arguments.
             Only rank 0 writes ``out_dir``; every rank returns the same result.
+        model: the network to train instead of ``PointNet(model_config)``: an ``nn.Module`` called as
+            ``model(points, mask)`` on normalised (B, P, C) clouds and returning (B, K) logits, or a
+            factory called with the resolved model config (after seeding, so its weights are seeded).
+            ``model_config`` then only says how inputs are prepared (Friedel halves, lattice frames);
+            it defaults to the plain :class:`~crystalgenome.model.ModelConfig` (neither). The run
+            records the model's class and architecture (``repr``), and resumes only the same one.
     """
     config = config or TrainConfig()
     class_names = [str(name) for name in class_names]
+    if model is not None and model_config is None:
+        model_config = ModelConfig()
     model_config = resolve_model_config(model_config).replace(
         num_classes=len(class_names), in_channels=int(np.asarray(points).shape[-1])
     )
@@ -578,10 +604,13 @@ def train(
     }
 
     seed_everything(config.seed)
-    model = PointNet(model_config).to(device)
-    optimizer = _make_optimizer(model, config)
+    network = build_model(model, model_config)
+    if model is not None:
+        identity["model"] = {"class": _qualified_name(network), "architecture": repr(network)}
+    network = network.to(device)
+    optimizer = _make_optimizer(network, config)
     session = _Session(
-        model, optimizer, _make_scheduler(optimizer, config), torch.Generator().manual_seed(config.seed)
+        network, optimizer, _make_scheduler(optimizer, config), torch.Generator().manual_seed(config.seed)
     )
     session.distributed = distributed
     train_labels = data.labels[data.splits["train"]]
@@ -592,7 +621,7 @@ def train(
     )
     _start_or_resume(session, run_dir, identity, ids, data, resume=resume)
     if distributed is not None:
-        session.wrapped = distributed.wrap(model)
+        session.wrapped = distributed.wrap(network)
 
     bar = _progress(
         None,

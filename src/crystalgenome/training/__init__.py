@@ -18,13 +18,14 @@ from crystalgenome.training.augment import (
     rotate,
     rotation_angles,
 )
+from crystalgenome.training.checkpoint import load_checkpoint
 from crystalgenome.training.config import SPLITS, TrainConfig
 from crystalgenome.training.evaluation import Evaluation, evaluate_run, write_evaluation
 from crystalgenome.training.inputs import NORMALISATIONS, Normalisation, resolve_normalisation
 from crystalgenome.training.metrics import classification_metrics, metric_table, selection_score
 from crystalgenome.training.predict import fixed_rotations, model_probabilities, rotation_invariance
 from crystalgenome.training.run import EnsembleModel, Run, load_ensemble, load_run, predict_proba
-from crystalgenome.training.trainer import TrainResult, fingerprint_arrays, load_checkpoint, train
+from crystalgenome.training.trainer import TrainResult, fingerprint_arrays, train
 
 __all__ = [
     "NORMALISATIONS",

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import reports_errors
+from crystalgenome.cli.options import CellChoiceOption, diffraction_options
 from crystalgenome.cli.train_cmd import TASK_HELP, THRESHOLD_HELP, headline, thresholds_for
 
 
@@ -32,9 +33,7 @@ def baseline(
     class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
     limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
-    cell: str | None = typer.Option(
-        None, "--cell", help="primitive, conventional or input (default: the task's, as for train)."
-    ),
+    cell: CellChoiceOption = None,
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a gradient-boosted tree model on pattern descriptors or composition for TASK, on the same
@@ -57,7 +56,7 @@ def _baseline(options: dict[str, Any]) -> None:
         options["out"],
         features=options["features"],
         config=boost,
-        settings=task_defaults(options["task"]).settings(cell=options["cell"]),
+        settings=task_defaults(options["task"]).settings(**diffraction_options(options)),
         thresholds=thresholds_for(options["task"], options["threshold"]),
         split=options["split"],
         split_seed=options["split_seed"],

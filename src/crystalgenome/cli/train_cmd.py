@@ -10,6 +10,13 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import emit, fail, reports_errors
+from crystalgenome.cli.options import (
+    CellChoiceOption,
+    MaxMillerOption,
+    Radiation,
+    RadiationOption,
+    diffraction_options,
+)
 
 TASK_HELP = (
     "crystal_system, crystal_family, trigonal_hexagonal, metal, bulk_modulus, shear_modulus, stability"
@@ -66,14 +73,9 @@ def train(
     threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's)."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
-    radiation: str = typer.Option("xray", "--radiation", help="xray or neutron (for sources)."),
-    max_miller: int = typer.Option(3, "--max-miller", help="Miller box N (for sources)."),
-    cell: str | None = typer.Option(
-        None,
-        "--cell",
-        help="primitive, conventional or input, for sources "
-        "(default: conventional for the symmetry tasks, else primitive).",
-    ),
+    radiation: RadiationOption = Radiation.xray,
+    max_miller: MaxMillerOption = None,
+    cell: CellChoiceOption = None,
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split.
@@ -99,9 +101,7 @@ def _train(options: dict[str, Any]) -> None:
     overrides["device"] = options["device"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
-    settings = defaults.settings(
-        radiation=options["radiation"], max_miller=options["max_miller"], cell=options["cell"]
-    )
+    settings = defaults.settings(**diffraction_options(options))
     with distributed_session(train_config.device) as distributed:  # under torchrun: one rank of DDP
         result, metrics = train_task(
             options["data"],

@@ -26,8 +26,8 @@ from __future__ import annotations
 from crystalgenome.store.dataset import TaskDataset, ensure_store, load_task_dataset
 from crystalgenome.store.executors import Backend
 from crystalgenome.store.layout import StoreError, is_store, plan_shards, read_manifest
-from crystalgenome.store.reader import METADATA_COLUMNS, FeatureStore, settings_from_dict
-from crystalgenome.store.shard import featurize_record
+from crystalgenome.store.reader import METADATA_COLUMNS, FeatureStore
+from crystalgenome.store.shard import featurize_record, featurize_records
 from crystalgenome.store.writer import DEFAULT_SHARD_SIZE, FeaturizeReport, featurize
 
 __all__ = [
@@ -41,9 +41,9 @@ __all__ = [
     "ensure_store",
     "featurize",
     "featurize_record",
+    "featurize_records",
     "is_store",
     "load_task_dataset",
     "plan_shards",
     "read_manifest",
-    "settings_from_dict",
 ]

@@ -32,7 +32,7 @@ from crystalgenome.descriptors import PatternClouds, PatternDescriptor, composit
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Evaluation, classification_metrics, write_evaluation
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 from crystalgenome.utils.provenance import run_metadata
 from crystalgenome.workflows.defaults import task_defaults
 from crystalgenome.workflows.tasks import DATASET_FILE, dataset_record
@@ -185,9 +185,9 @@ def train_boosted_task(
         dataset, paths, settings=settings, thresholds=thresholds, split=split, seed=split_seed,
         labels=labels, limit=limit,
     )  # fmt: skip
-    atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
+    atomic_write_json(out_dir / DATASET_FILE, record)
     splits = {"train": dataset.split.train, "val": dataset.split.valid, "test": dataset.split.test}
-    atomic_write_text(out_dir / "splits.json", json.dumps(splits) + "\n")
+    atomic_write_json(out_dir / "splits.json", splits, indent=None)
     result.ensemble.save(out_dir / TREES_FILE)
     model_record = {
         "kind": "boosted",
@@ -199,7 +199,7 @@ def train_boosted_task(
         "selection": {"metric": result.metric, "valid": result.best_score, "history": result.history},
         **run_metadata(config.to_dict(), seed=config.seed, data_fingerprint=dataset.fingerprint),
     }
-    atomic_write_text(out_dir / BOOSTED_FILE, json.dumps(model_record, indent=2, default=str) + "\n")
+    atomic_write_json(out_dir / BOOSTED_FILE, model_record, default=str)
     test_rows = _rows(dataset, dataset.split.test)
     return write_boosted_evaluation(
         result.ensemble, rows[test_rows], dataset.labels[test_rows], dataset.class_names,
@@ -250,7 +250,7 @@ class BoostedRun:
 
 def load_boosted_run(run_dir: str | Path) -> BoostedRun:
     """Read a boosted run folder (no pickle)."""
-    from crystalgenome.store import settings_from_dict
+    from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.workflows.tasks import read_dataset_record
 
     run_dir = Path(run_dir)
@@ -259,5 +259,5 @@ def load_boosted_run(run_dir: str | Path) -> BoostedRun:
     ensemble = TreeEnsemble.load(run_dir / TREES_FILE)
     if ensemble.num_features > len(spec.names()):
         raise ValueError(f"{run_dir}: the trees read more features than the run's feature set has")
-    settings = settings_from_dict(read_dataset_record(run_dir)["diffraction"])
+    settings = DiffractionSettings.from_dict(read_dataset_record(run_dir)["diffraction"])
     return BoostedRun(run_dir, ensemble, spec, list(record["class_names"]), settings, record)

@@ -201,9 +201,9 @@ class Model:
         record = read_dataset_record(self.run_dir)
         self.task: str = record["task"]
         self.class_names: list[str] = list(record["class_names"])
-        from crystalgenome.store import settings_from_dict
+        from crystalgenome.diffraction import DiffractionSettings
 
-        self.settings = settings_from_dict(record["diffraction"])
+        self.settings = DiffractionSettings.from_dict(record["diffraction"])
         if is_boosted_run(self.run_dir):
             self.kind = "boosted"
             self._boosted = load_boosted_run(self.run_dir)

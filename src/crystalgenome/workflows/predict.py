@@ -25,8 +25,7 @@ from crystalgenome.data import RawRecord
 from crystalgenome.data.sources.folder import record_format
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.errors import StructureError
-from crystalgenome.store import settings_from_dict
-from crystalgenome.store.shard import StructureFeatures, _featurize_records
+from crystalgenome.store.shard import StructureFeatures, featurize_records
 from crystalgenome.structures.io import entry_problem, find_structure_files
 from crystalgenome.training import Run, load_run
 from crystalgenome.workflows.tasks import read_dataset_record
@@ -129,7 +128,7 @@ def _predict_features(
 
 def load_for_prediction(run_dir: str | Path) -> tuple[Run, DiffractionSettings]:
     """The run in ``run_dir`` and the diffraction settings its data was made with."""
-    return load_run(run_dir), settings_from_dict(read_dataset_record(run_dir)["diffraction"])
+    return load_run(run_dir), DiffractionSettings.from_dict(read_dataset_record(run_dir)["diffraction"])
 
 
 def predict_batch(
@@ -137,7 +136,7 @@ def predict_batch(
 ) -> _BatchResult:
     """Read, featurize and predict one batch of files, in input order (errors as (file, reason))."""
     records = [file_record(Path(path)) for path in paths]
-    outcomes = _featurize_records(records, settings)
+    outcomes = featurize_records(records, settings)
     features = [outcome for outcome in outcomes if not isinstance(outcome, str)]
     errors = [(r.material_id, o) for r, o in zip(records, outcomes, strict=True) if isinstance(o, str)]
     predictions: list[dict[str, Any]] = []

@@ -14,11 +14,10 @@ from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.figures import evaluate
 from crystalgenome.model import ModelConfig
-from crystalgenome.store import settings_from_dict
 from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Run, TrainConfig, TrainResult, load_ensemble, train
 from crystalgenome.training.distributed import DistributedContext, is_main, main_first
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 from crystalgenome.workflows.defaults import task_defaults
 
 DATASET_FILE = "dataset.json"
@@ -119,7 +118,7 @@ def train_task(
     out_dir = Path(out_dir)
     if is_main(distributed):
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
+        atomic_write_json(out_dir / DATASET_FILE, record)
     result = train(
         dataset.points, dataset.mask, dataset.labels, _split_names(dataset), dataset.class_names,
         config=train_config, model_config=model_config, out_dir=out_dir, ids=dataset.ids,
@@ -185,7 +184,7 @@ def evaluate_task(
     _check_ensemble(run_dirs, record, test_ids if same else [])
     run = load_ensemble(run_dirs)
     dataset = load_task_dataset(
-        paths, record["task"], settings=settings_from_dict(record["diffraction"]),
+        paths, record["task"], settings=DiffractionSettings.from_dict(record["diffraction"]),
         thresholds=LabelThresholds(**record["thresholds"]), split="random",
         labels=labels if labels is not None else (record["labels"] if same else None),
         workers=workers, limit=record["limit"] if same else None, progress=progress,

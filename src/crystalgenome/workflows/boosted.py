@@ -30,6 +30,7 @@ from crystalgenome.boosting import BoostConfig, TreeEnsemble, fit_boosted
 from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.descriptors import PatternClouds, PatternDescriptor, composition_names, element_fractions
 from crystalgenome.diffraction import DiffractionSettings
+from crystalgenome.diffraction.clouds import INTENSITY, MILLER
 from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Evaluation, classification_metrics, write_evaluation
 from crystalgenome.utils.atomic import atomic_write_json
@@ -127,13 +128,13 @@ def load_probe_clouds(
 def _aligned(base: TaskDataset, other: TaskDataset, probe: str) -> np.ndarray:
     """``other``'s clouds in ``base``'s row order; NaN intensities for structures it lacks."""
     cloud = base.points.copy()
-    cloud[..., 3] = np.nan
+    cloud[..., INTENSITY] = np.nan
     row_of = {material_id: row for row, material_id in enumerate(other.ids)}
     pairs = [(row, row_of[i]) for row, i in enumerate(base.ids) if i in row_of]
     if pairs:
         mine, theirs = (np.asarray(side) for side in zip(*pairs, strict=True))
         width = min(base.points.shape[1], other.points.shape[1])
-        if not np.array_equal(other.points[theirs, :width, 4:], base.points[mine, :width, 4:]):
+        if not np.array_equal(other.points[theirs, :width, MILLER], base.points[mine, :width, MILLER]):
             raise ValueError(f"the {probe} patterns hold other reflections than the X-ray ones")
         cloud[mine, :width] = other.points[theirs, :width]
     return cloud
@@ -250,7 +251,6 @@ class BoostedRun:
 
 def load_boosted_run(run_dir: str | Path) -> BoostedRun:
     """Read a boosted run folder (no pickle)."""
-    from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.workflows.tasks import read_dataset_record
 
     run_dir = Path(run_dir)

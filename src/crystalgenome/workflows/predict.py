@@ -24,6 +24,7 @@ import numpy as np
 from crystalgenome.data import RawRecord
 from crystalgenome.data.sources.folder import record_format
 from crystalgenome.diffraction import DiffractionSettings
+from crystalgenome.diffraction.clouds import PointClouds
 from crystalgenome.errors import StructureError
 from crystalgenome.store.shard import StructureFeatures, featurize_records
 from crystalgenome.structures.io import entry_problem, find_structure_files
@@ -83,17 +84,10 @@ def file_record(path: Path) -> RawRecord:
 
 def _clouds(run: Run, features: Sequence[StructureFeatures]) -> tuple[np.ndarray, np.ndarray]:
     """Zero-padded (n, P, 4) raw points, or (n, P, 7) with the Miller indices, and the (n, P) mask."""
-    width = max(item.points.shape[0] for item in features)
-    channels = 7 if run.model_config.needs_hkl else 4
-    points = np.zeros((len(features), width, channels), dtype=np.float32)
-    mask = np.zeros((len(features), width), dtype=bool)
-    for row, item in enumerate(features):
-        count = item.points.shape[0]
-        points[row, :count, :4] = item.points
-        if channels == 7:
-            points[row, :count, 4:] = item.hkl
-        mask[row, :count] = True
-    return points, mask
+    clouds = PointClouds.stack(
+        ((item.points, item.hkl) for item in features), with_hkl=run.model_config.needs_hkl
+    )
+    return clouds.packed(), clouds.mask
 
 
 def _prediction(run: Run, name: str, probabilities: np.ndarray) -> dict[str, Any]:

@@ -6,23 +6,12 @@ import enum
 import io
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from crystalgenome.cli.common import emit, fail, reports_errors
-from crystalgenome.cli.options import (
-    DIFFRACTION_OPTIONS,
-    CellChoiceOption,
-    DebyeWallerOption,
-    MaxMillerOption,
-    MaxPointsOption,
-    Radiation,
-    RadiationOption,
-    SymprecOption,
-    WavelengthOption,
-    diffraction_options,
-)
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 
 
 class OutputFormat(enum.StrEnum):
@@ -40,25 +29,19 @@ def _to_csv(data: dict) -> str:
     return buffer.getvalue()
 
 
+@with_diffraction_options()
 def diffract(
     file: Annotated[Path, typer.Argument(help="Structure file: CIF, POSCAR/CONTCAR or pymatgen JSON.")],
-    radiation: RadiationOption = Radiation.xray,
-    max_miller: MaxMillerOption = None,
-    wavelength: WavelengthOption = None,
-    cell: CellChoiceOption = None,
-    symprec: SymprecOption = 0.1,
-    debye_waller: DebyeWallerOption = None,
-    max_points: MaxPointsOption = None,
+    diffraction: dict[str, Any],
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="json (one object) or csv.")
     ] = OutputFormat.json,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Compute the 3D diffraction pattern (hkl, g in Å⁻¹, |F|²/V²) of one structure file."""
-    if max_miller is not None and wavelength is not None:
+    if diffraction.get("max_miller") is not None and diffraction.get("wavelength") is not None:
         raise fail(f"{file}: give either --max-miller or --wavelength, not both")
-    options = {name: value for name, value in locals().items() if name in DIFFRACTION_OPTIONS}
-    _run(file, options, output_format, out)
+    _run(file, diffraction, output_format, out)
 
 
 @reports_errors

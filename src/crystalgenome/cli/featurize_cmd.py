@@ -6,27 +6,18 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from crystalgenome.cli.common import fail, reports_errors
-from crystalgenome.cli.options import (
-    CellChoiceOption,
-    DebyeWallerOption,
-    MaxMillerOption,
-    MaxPointsOption,
-    Radiation,
-    RadiationOption,
-    SymprecOption,
-    WavelengthOption,
-    diffraction_options,
-)
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 from crystalgenome.errors import one_line
 
 _SHOWN_SKIPS = 10
 
 
+@with_diffraction_options()
 def featurize(
     source: Annotated[Path, typer.Argument(help="CGCNN folder, matbench/trachote JSON, or generic folder.")],
     *,
@@ -40,13 +31,7 @@ def featurize(
     use_ray: Annotated[
         bool, typer.Option("--ray", help="Run shards on a local Ray with --workers CPUs.")
     ] = False,
-    radiation: RadiationOption = Radiation.xray,
-    max_miller: MaxMillerOption = None,
-    wavelength: WavelengthOption = None,
-    cell: CellChoiceOption = None,
-    symprec: SymprecOption = 0.1,
-    debye_waller: DebyeWallerOption = None,
-    max_points: MaxPointsOption = None,
+    diffraction: dict[str, Any],
     shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Structures per shard file.")] = 512,
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Join this label table by material id.")
@@ -57,14 +42,14 @@ def featurize(
     ] = True,
 ) -> None:
     """Featurize every structure of SOURCE into a feature store (HDF5 shards, labels, skipped report)."""
-    if max_miller is not None and wavelength is not None:
+    if diffraction.get("max_miller") is not None and diffraction.get("wavelength") is not None:
         raise fail("give either --max-miller or --wavelength, not both")
     if ray_address is not None and use_ray:
         raise fail("give either --ray-address or --ray, not both")
     _run(
         source,
         out,
-        settings_options=dict(locals()),
+        settings_options=diffraction,
         backend_options={
             "workers": workers,
             "use_ray": use_ray or ray_address is not None,

@@ -1,10 +1,13 @@
 """The diffraction options of the commands, declared once: ``diffract``, ``featurize``, ``train`` and
-``baseline`` share these definitions and build their settings with :func:`diffraction_options`."""
+``baseline`` get them from :func:`with_diffraction_options` and build their settings with
+:func:`diffraction_options`."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import typer
@@ -82,3 +85,50 @@ def diffraction_options(options: Mapping[str, Any]) -> dict[str, Any]:
     if "debye_waller" in given:
         given["debye_waller"] = parse_debye_waller(given["debye_waller"])
     return given
+
+
+_DECLARED: dict[str, tuple[Any, Any]] = {
+    "radiation": (RadiationOption, Radiation.xray),
+    "max_miller": (MaxMillerOption, None),
+    "wavelength": (WavelengthOption, None),
+    "cell": (CellChoiceOption, None),
+    "symprec": (SymprecOption, 0.1),
+    "debye_waller": (DebyeWallerOption, None),
+    "max_points": (MaxPointsOption, None),
+}
+
+
+def with_diffraction_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the diffraction options ``names`` (default: all of them).
+
+    The command declares a ``diffraction`` parameter where the options go in its signature (and in
+    ``--help``); it is called with the values of those options as one dict, ready for
+    :func:`diffraction_options`.
+    """
+    chosen = names or DIFFRACTION_OPTIONS
+    unknown = set(chosen) - set(DIFFRACTION_OPTIONS)
+    if unknown:
+        raise ValueError(f"not diffraction options: {sorted(unknown)}")
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters = list(signature.parameters.values())
+        at = [parameter.name for parameter in parameters].index("diffraction")
+        kind = parameters[at].kind
+        options = [
+            inspect.Parameter(name, kind, annotation=_DECLARED[name][0], default=_DECLARED[name][1])
+            for name in chosen
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            diffraction = {name: kwargs.pop(name) for name in chosen if name in kwargs}
+            return command(*args, diffraction=diffraction, **kwargs)
+
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*parameters[:at], *options, *parameters[at + 1 :]]
+        )
+        wrapper.__annotations__ = {}
+        return wrapper
+
+    return decorate

@@ -10,13 +10,7 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import emit, fail, reports_errors
-from crystalgenome.cli.options import (
-    CellChoiceOption,
-    MaxMillerOption,
-    Radiation,
-    RadiationOption,
-    diffraction_options,
-)
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 
 TASK_HELP = (
     "crystal_system, crystal_family, trigonal_hexagonal, metal, bulk_modulus, shear_modulus, stability"
@@ -45,6 +39,7 @@ def headline(metrics: dict) -> dict:
     return {name: entry for name, entry in metrics.items() if isinstance(entry, dict) and "ci95" in entry}
 
 
+@with_diffraction_options("radiation", "max_miller", "cell")
 def train(
     data: list[Path] = typer.Option(..., "--data", help="Dataset or feature store; repeat to join several."),
     task: str = typer.Option(..., "--task", help=TASK_HELP),
@@ -73,9 +68,7 @@ def train(
     threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's)."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
-    radiation: RadiationOption = Radiation.xray,
-    max_miller: MaxMillerOption = None,
-    cell: CellChoiceOption = None,
+    diffraction: dict[str, Any] | None = None,
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split.
@@ -101,7 +94,7 @@ def _train(options: dict[str, Any]) -> None:
     overrides["device"] = options["device"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
-    settings = defaults.settings(**diffraction_options(options))
+    settings = defaults.settings(**diffraction_options(options["diffraction"]))
     with distributed_session(train_config.device) as distributed:  # under torchrun: one rank of DDP
         result, metrics = train_task(
             options["data"],

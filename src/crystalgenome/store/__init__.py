@@ -25,14 +25,13 @@ from __future__ import annotations
 
 from crystalgenome.store.dataset import TaskDataset, ensure_store, load_task_dataset
 from crystalgenome.store.executors import Backend
-from crystalgenome.store.layout import StoreError, is_store, plan_shards, read_manifest
-from crystalgenome.store.reader import METADATA_COLUMNS, FeatureStore
+from crystalgenome.store.layout import StoreError, is_store
+from crystalgenome.store.reader import FeatureStore
 from crystalgenome.store.shard import featurize_record, featurize_records
 from crystalgenome.store.writer import DEFAULT_SHARD_SIZE, FeaturizeReport, featurize
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
-    "METADATA_COLUMNS",
     "Backend",
     "FeatureStore",
     "FeaturizeReport",
@@ -44,6 +43,4 @@ __all__ = [
     "featurize_records",
     "is_store",
     "load_task_dataset",
-    "plan_shards",
-    "read_manifest",
 ]

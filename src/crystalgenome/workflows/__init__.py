@@ -12,7 +12,7 @@ from crystalgenome.workflows.defaults import (
     default_model,
     task_defaults,
 )
-from crystalgenome.workflows.predict import PredictionResult, collect_structure_files, predict_files
+from crystalgenome.workflows.predict import PredictionResult, predict_files
 from crystalgenome.workflows.tasks import DATASET_FILE, evaluate_task, read_dataset_record, train_task
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "SYMMETRY_TASKS",
     "PredictionResult",
     "TaskDefaults",
-    "collect_structure_files",
     "default_cell",
     "default_model",
     "evaluate_task",

@@ -117,7 +117,8 @@ def worker(args: argparse.Namespace) -> None:
     package = importlib.import_module("crystalgenome")  # before torch, as in `crystalgenome train`
     import torch
 
-    from crystalgenome.training.trainer import resolve_device, train_one_epoch
+    from crystalgenome.training.devices import resolve_device
+    from crystalgenome.training.trainer import train_one_epoch
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

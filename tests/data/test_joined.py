@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crystalgenome.data import FolderSource, join_labels, open_source
+from crystalgenome.data import FolderSource, open_source
+from crystalgenome.data.sources import join_labels
 from tests.data.helpers import make_generic_folder
 
 

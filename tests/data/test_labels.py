@@ -6,14 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crystalgenome.data import (
-    TASKS,
-    LabelThresholds,
-    filter_records,
-    task_class_names,
-    task_labels,
-    training_labels,
-)
+from crystalgenome.data import TASKS, LabelThresholds, task_class_names, task_labels, training_labels
+from crystalgenome.data.labels import filter_records
 from crystalgenome.structures import CRYSTAL_SYSTEMS
 
 

@@ -54,7 +54,7 @@ def test_download_pages_retries_and_writes_the_generic_format(tmp_path: Path) ->
     assert metal.isna().tolist()[3]  # GaAs: no computed band structure, no metal label
     symmetry = symmetry_table(source, progress=False)
     assert symmetry["space_group_number"].tolist() == labels["mp_space_group_number"].tolist()
-    from crystalgenome.data import filter_records
+    from crystalgenome.data.labels import filter_records
 
     assert list(filter_records(labels, symmetry=symmetry)) == ["mp-149", "mp-22862", "mp-13", "mp-2534"]
 

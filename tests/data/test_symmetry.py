@@ -7,15 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crystalgenome.data import (
-    FolderSource,
-    join_labels,
-    open_source,
-    reduced_formulas,
-    symmetry_table,
-    task_labels,
-)
+from crystalgenome.data import FolderSource, open_source, symmetry_table, task_labels
 from crystalgenome.data import symmetry as symmetry_module
+from crystalgenome.data.sources import join_labels
+from crystalgenome.data.symmetry import reduced_formulas
 from tests.data.helpers import cif_text, make_generic_folder, structures
 
 

@@ -7,13 +7,9 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from scipy.spatial.transform import Rotation
 
-from crystalgenome.diffraction import (
-    DiffractionCalculator,
-    DiffractionSettings,
-    limiting_sphere,
-    scattering_model,
-    structure_factors,
-)
+from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings, scattering_model
+from crystalgenome.diffraction.engine import structure_factors
+from crystalgenome.diffraction.pointsets import limiting_sphere
 from crystalgenome.structures import Cell
 
 XRAY = scattering_model("xray")

@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from crystalgenome.model import (
-    ModelConfig,
-    PointNet,
-    canonical_signs,
-    friedel_half,
-    is_canonical,
-    lattice_inputs,
-)
+from crystalgenome.model import ModelConfig, PointNet, friedel_half, lattice_inputs
+from crystalgenome.model.friedel import canonical_signs, is_canonical
 from crystalgenome.training.trainer import precompute_frames
 
 TIGHT = {"rtol": 1e-5, "atol": 1e-6}

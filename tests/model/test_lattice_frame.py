@@ -8,7 +8,8 @@ import torch
 from pymatgen.core import Lattice
 from scipy.spatial.transform import Rotation
 
-from crystalgenome.model import ModelConfig, PointNet, cell_contrasts, standard_frame
+from crystalgenome.model import ModelConfig, PointNet
+from crystalgenome.model.pointnet import cell_contrasts, standard_frame
 
 LATTICES = {
     "triclinic": Lattice.from_parameters(4.1, 5.3, 7.2, 81.0, 97.0, 112.0),

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from crystalgenome.model import PACKAGED_CONFIGS, ModelConfig, PointNet, build_model, resolve_model_config
+from crystalgenome.model import PACKAGED_CONFIGS, ModelConfig, PointNet, resolve_model_config
+from crystalgenome.model.pointnet import build_model
 
 TIGHT = {"rtol": 1e-5, "atol": 1e-6}
 

@@ -12,8 +12,9 @@ import pytest
 
 from crystalgenome.data import RawRecord, cell_reduced_formula, task_labels, training_labels
 from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
-from crystalgenome.store import Backend, FeatureStore, StoreError, featurize, plan_shards
+from crystalgenome.store import Backend, FeatureStore, StoreError, featurize
 from crystalgenome.store.executors import run_shards
+from crystalgenome.store.layout import plan_shards
 from crystalgenome.store.shard import ShardTask
 from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry
 from tests.store.store_fixtures import (

@@ -13,11 +13,11 @@ from crystalgenome.structures import (
     Cell,
     analyse_symmetry,
     crystal_system_from_number,
-    minimum_distance,
     read_structure,
     read_structure_text,
     standardise_cell,
 )
+from crystalgenome.structures.validate import minimum_distance
 
 
 def test_crystal_system_boundaries() -> None:

@@ -162,7 +162,7 @@ def test_context_comes_from_torchrun_variables(monkeypatch: pytest.MonkeyPatch) 
 def _metal_data(cgcnn_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Raw points, mask, labels and split names of the first LIMIT structures (from the feature cache
     the CLI runs filled)."""
-    from crystalgenome.training.dataset import load_task_dataset
+    from crystalgenome.store.dataset import load_task_dataset
     from crystalgenome.workflows.tasks import _split_names
 
     dataset = load_task_dataset([cgcnn_dir], "metal", limit=LIMIT, seed=1, progress=False)

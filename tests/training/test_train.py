@@ -11,14 +11,8 @@ import pytest
 import torch
 
 from crystalgenome.model import ModelConfig
-from crystalgenome.training import (
-    TrainConfig,
-    load_checkpoint,
-    load_run,
-    model_probabilities,
-    predict_proba,
-    train,
-)
+from crystalgenome.training import TrainConfig, load_checkpoint, load_run, predict_proba, train
+from crystalgenome.training.predict import model_probabilities
 from crystalgenome.training.trainer import class_weights, split_indices
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]

@@ -35,7 +35,7 @@ def rich_run(cgcnn_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_folder_is_complete_and_on_the_pointnets_split(rich_run: Path, cgcnn_dir: Path) -> None:
     for name in ("dataset.json", "splits.json", "boosted.json", "trees.npz", "evaluation/metrics.json"):
         assert (rich_run / name).is_file(), name
-    from crystalgenome.training.dataset import load_task_dataset
+    from crystalgenome.store.dataset import load_task_dataset
 
     expected = load_task_dataset(cgcnn_dir, "metal", limit=500, progress=False).split
     splits = json.loads((rich_run / "splits.json").read_text())

@@ -13,8 +13,8 @@ from scipy.spatial.transform import Rotation
 
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.store import FeatureStore
+from crystalgenome.store.dataset import load_task_dataset
 from crystalgenome.training import TrainConfig
-from crystalgenome.training.dataset import load_task_dataset
 from crystalgenome.workflows.predict import predict_files
 from crystalgenome.workflows.tasks import train_task
 

@@ -125,8 +125,8 @@ def _train_member(cgcnn_dir: Path, out: Path, *extra: str) -> Path:
 
 
 def test_ensemble_of_runs_on_one_split(metal_run: Path, cgcnn_dir: Path, tmp_path: Path) -> None:
+    from crystalgenome.store.dataset import load_task_dataset
     from crystalgenome.training import load_ensemble, load_run, predict_proba
-    from crystalgenome.training.dataset import load_task_dataset
 
     member = _train_member(cgcnn_dir, tmp_path / "member", "--seed", "2", "--split-seed", "1")
     assert json.loads((member / "splits.json").read_text()) == json.loads(

@@ -16,7 +16,6 @@ the fully connected contrast network in :mod:`crystalgenome.ablation.fcnet`.
 from __future__ import annotations
 
 from crystalgenome.ablation.perturbations import (
-    FAMILIES,
     PERTURBATIONS,
     Perturbation,
     PointClouds,
@@ -25,19 +24,15 @@ from crystalgenome.ablation.perturbations import (
 )
 from crystalgenome.ablation.report import task_metrics, write_report
 from crystalgenome.ablation.runner import StudyOutcome, run_study
-from crystalgenome.ablation.study import StudySpec, execute_run, load_plan, prepare_study
+from crystalgenome.ablation.study import StudySpec
 
 __all__ = [
-    "FAMILIES",
     "PERTURBATIONS",
     "Perturbation",
     "PointClouds",
     "StudyOutcome",
     "StudySpec",
-    "execute_run",
     "get_perturbation",
-    "load_plan",
-    "prepare_study",
     "resolve_perturbations",
     "run_study",
     "task_metrics",

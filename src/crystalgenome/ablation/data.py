@@ -109,7 +109,7 @@ def featurize_sources(
     """Feature stores of ``data`` with ``settings``: whole sources (cached, shared with other commands
     through ``load_task_dataset``'s cache) or, with ``subsets``, only those ids, in ``folder``."""
     from crystalgenome.store import Backend, featurize
-    from crystalgenome.training.dataset import ensure_store
+    from crystalgenome.store.dataset import ensure_store
 
     if subsets is None:
         return [str(ensure_store(path, settings, workers=workers, progress=progress).path) for path in data]
@@ -171,7 +171,7 @@ def load_store_variant(
 ) -> StudyData:
     """Points, hkl and labels of ``study_ids`` from the feature stores of one variant."""
     from crystalgenome.store import FeatureStore
-    from crystalgenome.training.dataset import load_task_dataset
+    from crystalgenome.store.dataset import load_task_dataset
 
     dataset = load_task_dataset(
         [Path(s) for s in stores], task, thresholds=thresholds, split=split_path, progress=False

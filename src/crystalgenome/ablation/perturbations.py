@@ -28,6 +28,8 @@ from typing import Literal
 
 import numpy as np
 
+from crystalgenome.diffraction.clouds import PointClouds
+
 Radiation = Literal["xray", "neutron", "unit"]
 ModelKind = Literal["pointnet", "fc"]
 
@@ -41,42 +43,6 @@ threshold separates absences from weak reflections without touching either.
 
 INTENSITY_DECADES = 6.0
 """``intensity_scaled`` draws one factor c = 10^u per sample, u uniform in ±decades/2."""
-
-
-@dataclass(frozen=True)
-class PointClouds:
-    """Raw inputs of a run.
-
-    Attributes:
-        points: (n, P, 4) float32 (g_x, g_y, g_z in Å⁻¹, I = |F|²/V²), zero-padded.
-        mask: (n, P) bool, True on real points.
-        hkl: (n, P, 3) int Miller indices of the points (zero-padded).
-    """
-
-    points: np.ndarray
-    mask: np.ndarray
-    hkl: np.ndarray
-
-    def __post_init__(self) -> None:
-        n, width = self.mask.shape
-        if self.points.shape != (n, width, 4) or self.hkl.shape != (n, width, 3):
-            raise ValueError(
-                f"points {self.points.shape}, mask {self.mask.shape} and hkl {self.hkl.shape} do not match"
-            )
-
-    def __len__(self) -> int:
-        return int(self.mask.shape[0])
-
-    def take(self, index: np.ndarray) -> PointClouds:
-        """The clouds of samples ``index`` (in that order)."""
-        return PointClouds(points=self.points[index], mask=self.mask[index], hkl=self.hkl[index])
-
-    def gather(self, order: np.ndarray) -> PointClouds:
-        """Reorder (and possibly narrow) the points of each cloud: ``order`` is (n, P') point indices."""
-        rows = np.arange(len(self))[:, None]
-        return PointClouds(
-            points=self.points[rows, order], mask=self.mask[rows, order], hkl=self.hkl[rows, order]
-        )
 
 
 Transform = Callable[[PointClouds, np.random.Generator], PointClouds]

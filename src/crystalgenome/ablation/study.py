@@ -42,7 +42,7 @@ from crystalgenome.ablation.data import (
 from crystalgenome.ablation.perturbations import Perturbation, PointClouds
 from crystalgenome.data import LabelThresholds, open_source, task_class_names
 from crystalgenome.diffraction import DiffractionSettings
-from crystalgenome.utils.atomic import atomic_path, atomic_write_text
+from crystalgenome.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from crystalgenome.utils.provenance import run_metadata
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class StudySpec:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+    atomic_write_json(path, data, indent=1, default=str)
 
 
 def load_plan(study_dir: str | Path) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def prepare_study(
     Raises:
         ValueError: the folder holds a study with other settings.
     """
-    from crystalgenome.training.dataset import load_task_dataset
+    from crystalgenome.store.dataset import load_task_dataset
 
     study_dir = Path(study_dir)
     model_config = _resolved_model(spec)

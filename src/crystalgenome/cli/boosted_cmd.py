@@ -9,9 +9,11 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import reports_errors
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 from crystalgenome.cli.train_cmd import TASK_HELP, THRESHOLD_HELP, headline, thresholds_for
 
 
+@with_diffraction_options("cell")
 def baseline(
     data: list[Path] = typer.Option(..., "--data", help="Dataset or feature store; repeat to join several."),
     task: str = typer.Option(..., "--task", help=TASK_HELP),
@@ -32,9 +34,7 @@ def baseline(
     class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
     limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
-    cell: str | None = typer.Option(
-        None, "--cell", help="primitive, conventional or input (default: the task's, as for train)."
-    ),
+    diffraction: dict[str, Any] | None = None,
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a gradient-boosted tree model on pattern descriptors or composition for TASK, on the same
@@ -45,8 +45,7 @@ def baseline(
 @reports_errors
 def _baseline(options: dict[str, Any]) -> None:
     from crystalgenome.boosting import BoostConfig
-    from crystalgenome.diffraction import DiffractionSettings
-    from crystalgenome.workflows import default_cell
+    from crystalgenome.workflows import task_defaults
     from crystalgenome.workflows.boosted import train_boosted_task
 
     boost = BoostConfig.from_json(options["config"]) if options["config"] else BoostConfig()
@@ -58,7 +57,7 @@ def _baseline(options: dict[str, Any]) -> None:
         options["out"],
         features=options["features"],
         config=boost,
-        settings=DiffractionSettings(cell=options["cell"] or default_cell(options["task"])),
+        settings=task_defaults(options["task"]).settings(**diffraction_options(options["diffraction"])),
         thresholds=thresholds_for(options["task"], options["threshold"]),
         split=options["split"],
         split_seed=options["split_seed"],

@@ -6,22 +6,12 @@ import enum
 import io
 import json
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from crystalgenome.cli.common import emit, fail, parse_debye_waller, reports_errors
-
-
-class Radiation(enum.StrEnum):
-    xray = "xray"
-    neutron = "neutron"
-    electron = "electron"
-
-
-class CellOption(enum.StrEnum):
-    primitive = "primitive"
-    conventional = "conventional"
-    input = "input"
+from crystalgenome.cli.common import emit, fail, reports_errors
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 
 
 class OutputFormat(enum.StrEnum):
@@ -39,76 +29,29 @@ def _to_csv(data: dict) -> str:
     return buffer.getvalue()
 
 
+@with_diffraction_options()
 def diffract(
-    file: Path = typer.Argument(..., help="Structure file: CIF, POSCAR/CONTCAR or pymatgen JSON."),
-    radiation: Radiation = typer.Option(
-        Radiation.xray, "--radiation", help="X-ray form factors, neutron lengths or electron factors."
-    ),
-    max_miller: int | None = typer.Option(
-        None, "--max-miller", help="Miller box |h|,|k|,|l| <= N (default 3)."
-    ),
-    wavelength: str | None = typer.Option(
-        None, "--wavelength", help="Limiting sphere |g| <= 2/λ: λ in Å or a name (CuKa, MoKa, ...)."
-    ),
-    cell: CellOption = typer.Option(
-        CellOption.primitive, "--cell", help="Standardised primitive/conventional cell, or as given."
-    ),
-    symprec: float = typer.Option(0.1, "--symprec", help="Symmetry tolerance for standardisation, Å."),
-    debye_waller: str | None = typer.Option(
-        None, "--debye-waller", help="Isotropic B factors, Å²: 'Na=0.5,Cl=0.6'."
-    ),
-    max_points: int | None = typer.Option(
-        None, "--max-points", help="Cap on the number of points (default 200000)."
-    ),
-    output_format: OutputFormat = typer.Option(
-        OutputFormat.json, "--format", help="json (one object) or csv."
-    ),
-    out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout."),
+    file: Annotated[Path, typer.Argument(help="Structure file: CIF, POSCAR/CONTCAR or pymatgen JSON.")],
+    diffraction: dict[str, Any],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="json (one object) or csv.")
+    ] = OutputFormat.json,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Compute the 3D diffraction pattern (hkl, g in Å⁻¹, |F|²/V²) of one structure file."""
-    if max_miller is not None and wavelength is not None:
+    if diffraction.get("max_miller") is not None and diffraction.get("wavelength") is not None:
         raise fail(f"{file}: give either --max-miller or --wavelength, not both")
-    _run(
-        file,
-        radiation.value,
-        max_miller,
-        wavelength,
-        cell.value,
-        symprec,
-        debye_waller,
-        max_points,
-        output_format,
-        out,
-    )
+    _run(file, diffraction, output_format, out)
 
 
 @reports_errors
-def _run(
-    file: Path,
-    radiation: str,
-    max_miller: int | None,
-    wavelength: str | None,
-    cell: str,
-    symprec: float,
-    debye_waller: str | None,
-    max_points: int | None,
-    output_format: OutputFormat,
-    out: Path | None,
-) -> None:
+def _run(file: Path, options: dict, output_format: OutputFormat, out: Path | None) -> None:
     from crystalgenome.diffraction import DiffractionCalculator, DiffractionSettings
     from crystalgenome.errors import StructureError
     from crystalgenome.structures import read_structure
 
     try:
-        settings = DiffractionSettings(
-            radiation=radiation,
-            max_miller=3 if max_miller is None else max_miller,
-            wavelength=wavelength,
-            cell=cell,
-            symprec=symprec,
-            debye_waller=parse_debye_waller(debye_waller),
-            **({} if max_points is None else {"max_points": max_points}),
-        )
+        settings = DiffractionSettings(**diffraction_options(options))
     except ValueError as error:
         raise StructureError(str(file), str(error)) from None
     structure = read_structure(file)

@@ -6,17 +6,18 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from crystalgenome.cli.common import fail, parse_debye_waller, reports_errors
-from crystalgenome.cli.diffract_cmd import CellOption, Radiation
+from crystalgenome.cli.common import fail, reports_errors
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 from crystalgenome.errors import one_line
 
 _SHOWN_SKIPS = 10
 
 
+@with_diffraction_options()
 def featurize(
     source: Annotated[Path, typer.Argument(help="CGCNN folder, matbench/trachote JSON, or generic folder.")],
     *,
@@ -30,23 +31,7 @@ def featurize(
     use_ray: Annotated[
         bool, typer.Option("--ray", help="Run shards on a local Ray with --workers CPUs.")
     ] = False,
-    radiation: Annotated[Radiation, typer.Option("--radiation", help="Probe.")] = Radiation.xray,
-    max_miller: Annotated[
-        int | None, typer.Option("--max-miller", help="Miller box |h|,|k|,|l| <= N (3).")
-    ] = None,
-    wavelength: Annotated[
-        str | None, typer.Option("--wavelength", help="Limiting sphere |g| <= 2/λ: λ in Å or CuKa, MoKa, ...")
-    ] = None,
-    cell: Annotated[
-        CellOption, typer.Option("--cell", help="Standardised primitive/conventional cell, or input.")
-    ] = CellOption.primitive,
-    symprec: Annotated[float, typer.Option("--symprec", help="Symmetry tolerance, Å.")] = 0.1,
-    debye_waller: Annotated[
-        str | None, typer.Option("--debye-waller", help="Isotropic B factors, Å²: 'Na=0.5,Cl=0.6'.")
-    ] = None,
-    max_points: Annotated[
-        int | None, typer.Option("--max-points", help="Cap on points per structure.")
-    ] = None,
+    diffraction: dict[str, Any],
     shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Structures per shard file.")] = 512,
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Join this label table by material id.")
@@ -57,22 +42,14 @@ def featurize(
     ] = True,
 ) -> None:
     """Featurize every structure of SOURCE into a feature store (HDF5 shards, labels, skipped report)."""
-    if max_miller is not None and wavelength is not None:
+    if diffraction.get("max_miller") is not None and diffraction.get("wavelength") is not None:
         raise fail("give either --max-miller or --wavelength, not both")
     if ray_address is not None and use_ray:
         raise fail("give either --ray-address or --ray, not both")
     _run(
         source,
         out,
-        settings_options={
-            "radiation": radiation.value,
-            "max_miller": 3 if max_miller is None else max_miller,
-            "wavelength": wavelength,
-            "cell": cell.value,
-            "symprec": symprec,
-            "debye_waller": parse_debye_waller(debye_waller),
-            **({} if max_points is None else {"max_points": max_points}),
-        },
+        settings_options=diffraction,
         backend_options={
             "workers": workers,
             "use_ray": use_ray or ray_address is not None,
@@ -101,7 +78,7 @@ def _run(
     from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.store import Backend, featurize
 
-    settings = DiffractionSettings(**settings_options)
+    settings = DiffractionSettings(**diffraction_options(settings_options))
     backend = Backend(**backend_options)
     source = open_source(source_path, labels=labels)
     report = featurize(

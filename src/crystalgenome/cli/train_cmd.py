@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import emit, fail, reports_errors
+from crystalgenome.cli.options import diffraction_options, with_diffraction_options
 
 TASK_HELP = (
     "crystal_system, crystal_family, trigonal_hexagonal, metal, bulk_modulus, shear_modulus, stability"
@@ -38,6 +39,7 @@ def headline(metrics: dict) -> dict:
     return {name: entry for name, entry in metrics.items() if isinstance(entry, dict) and "ci95" in entry}
 
 
+@with_diffraction_options("radiation", "max_miller", "cell")
 def train(
     data: list[Path] = typer.Option(..., "--data", help="Dataset or feature store; repeat to join several."),
     task: str = typer.Option(..., "--task", help=TASK_HELP),
@@ -66,14 +68,7 @@ def train(
     threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's)."),
     workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
-    radiation: str = typer.Option("xray", "--radiation", help="xray or neutron (for sources)."),
-    max_miller: int = typer.Option(3, "--max-miller", help="Miller box N (for sources)."),
-    cell: str | None = typer.Option(
-        None,
-        "--cell",
-        help="primitive, conventional or input, for sources "
-        "(default: conventional for the symmetry tasks, else primitive).",
-    ),
+    diffraction: dict[str, Any] | None = None,
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split.
@@ -85,25 +80,21 @@ def train(
 
 @reports_errors
 def _train(options: dict[str, Any]) -> None:
-    from crystalgenome.diffraction import DiffractionSettings
     from crystalgenome.training import TrainConfig
     from crystalgenome.training.distributed import distributed_session, is_main
-    from crystalgenome.workflows import default_cell, default_model, train_task
+    from crystalgenome.workflows import task_defaults, train_task
 
-    model = options["model"] or default_model(options["task"])
+    defaults = task_defaults(options["task"])
+    model = options["model"] or defaults.model
     train_config = (
-        TrainConfig.from_json(options["config"]) if options["config"] else TrainConfig.default_for(model)
+        TrainConfig.from_json(options["config"]) if options["config"] else defaults.train_config(model)
     )
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
     overrides["num_threads"] = options["threads"]
     overrides["device"] = options["device"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
-    settings = DiffractionSettings(
-        radiation=options["radiation"],
-        max_miller=options["max_miller"],
-        cell=options["cell"] or default_cell(options["task"]),
-    )
+    settings = defaults.settings(**diffraction_options(options["diffraction"]))
     with distributed_session(train_config.device) as distributed:  # under torchrun: one rank of DDP
         result, metrics = train_task(
             options["data"],

@@ -14,12 +14,10 @@ Heavy libraries (pandas, pymatgen, mp-api) are imported inside the functions tha
 from __future__ import annotations
 
 from crystalgenome.data.columns import PROPERTY_COLUMNS, PROPERTY_UNITS
-from crystalgenome.data.elasticity import VoigtReussHill, voigt_reuss_hill
 from crystalgenome.data.labels import (
     CRYSTAL_FAMILIES,
     TASKS,
     LabelThresholds,
-    filter_records,
     task_class_names,
     task_labels,
     training_labels,
@@ -34,11 +32,10 @@ from crystalgenome.data.sources import (
     Source,
     builtin_source,
     detect_format,
-    join_labels,
     open_source,
 )
 from crystalgenome.data.splits import Split, authors_split, grouped_split, random_split
-from crystalgenome.data.symmetry import cell_reduced_formula, reduced_formulas, symmetry_table
+from crystalgenome.data.symmetry import cell_reduced_formula, symmetry_table
 
 
 def download_materials_project(*args, **kwargs):
@@ -62,21 +59,16 @@ __all__ = [
     "RawRecord",
     "Source",
     "Split",
-    "VoigtReussHill",
     "authors_split",
     "builtin_source",
     "cell_reduced_formula",
     "detect_format",
     "download_materials_project",
-    "filter_records",
     "grouped_split",
-    "join_labels",
     "open_source",
     "random_split",
-    "reduced_formulas",
     "symmetry_table",
     "task_class_names",
     "task_labels",
     "training_labels",
-    "voigt_reuss_hill",
 ]

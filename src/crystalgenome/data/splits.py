@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 
 PARTS = ("train", "valid", "test")
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
@@ -54,7 +54,7 @@ class Split:
 
     def save(self, path: str | Path) -> None:
         """Write the split as JSON, atomically."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+        atomic_write_json(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> Split:

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from crystalgenome.diffraction.clouds import INTENSITY, MILLER, MILLER_CHANNELS, G
 from crystalgenome.utils.config import JsonConfig
 
 PROBES: tuple[str, ...] = ("xray", "neutron", "electron", "unit")
@@ -48,9 +49,11 @@ class PatternClouds:
         for probe, cloud in self.points.items():
             if probe not in PROBES:
                 raise ValueError(f"unknown probe {probe!r}; choose from {', '.join(PROBES)}")
-            if cloud.ndim != 3 or cloud.shape[2] != 7:
+            if cloud.ndim != 3 or cloud.shape[2] != MILLER_CHANNELS:
                 raise ValueError(f"{probe} clouds must be (n, P, 7) with Miller indices, got {cloud.shape}")
-            if cloud.shape != reference.shape or not np.array_equal(cloud[..., 4:], reference[..., 4:]):
+            if cloud.shape != reference.shape or not np.array_equal(
+                cloud[..., MILLER], reference[..., MILLER]
+            ):
                 raise ValueError(f"the {probe} clouds do not hold the same reflections as the others")
         if self.mask.shape != reference.shape[:2]:
             raise ValueError(f"mask {self.mask.shape} does not match clouds {reference.shape[:2]}")
@@ -60,17 +63,17 @@ class PatternClouds:
 
     @property
     def hkl(self) -> np.ndarray:
-        return next(iter(self.points.values()))[..., 4:7]
+        return next(iter(self.points.values()))[..., MILLER]
 
     @property
     def g(self) -> np.ndarray:
-        return next(iter(self.points.values()))[..., :3].astype(np.float64)
+        return next(iter(self.points.values()))[..., G].astype(np.float64)
 
     def intensity(self, probe: str) -> np.ndarray:
         """(n, P) intensities of ``probe`` (zero on padded points)."""
         if probe not in self.points:
             raise KeyError(f"no {probe} clouds given (have {', '.join(self.points)})")
-        return np.where(self.mask, self.points[probe][..., 3], 0.0).astype(np.float64)
+        return np.where(self.mask, self.points[probe][..., INTENSITY], 0.0).astype(np.float64)
 
 
 def reciprocal_metric(g: np.ndarray, hkl: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from crystalgenome.diffraction.batch import compute_batch, powder_batch
-from crystalgenome.diffraction.engine import (
-    DiffractionCalculator,
-    diffract,
-    friedel_half_intensities,
-    structure_factors,
-)
+from crystalgenome.diffraction.engine import DiffractionCalculator, diffract
 from crystalgenome.diffraction.pattern import DiffractionPattern
-from crystalgenome.diffraction.pointsets import half_to_full, limiting_sphere, miller_box, reciprocal_lattice
-from crystalgenome.diffraction.powder import PowderPattern, lorentz_polarisation, powder_pattern
+from crystalgenome.diffraction.powder import PowderPattern, powder_pattern
 from crystalgenome.diffraction.radiation import WAVELENGTHS, resolve_wavelength
-from crystalgenome.diffraction.scattering import (
-    NeutronScattering,
-    ScatteringModel,
-    UnitScattering,
-    XRayScattering,
-    scattering_model,
-)
+from crystalgenome.diffraction.scattering import ScatteringModel, scattering_model
 from crystalgenome.diffraction.settings import DiffractionSettings
 
 __all__ = [
@@ -27,22 +15,12 @@ __all__ = [
     "DiffractionCalculator",
     "DiffractionPattern",
     "DiffractionSettings",
-    "NeutronScattering",
     "PowderPattern",
     "ScatteringModel",
-    "UnitScattering",
-    "XRayScattering",
     "compute_batch",
     "diffract",
-    "friedel_half_intensities",
-    "half_to_full",
-    "limiting_sphere",
-    "lorentz_polarisation",
-    "miller_box",
     "powder_batch",
     "powder_pattern",
-    "reciprocal_lattice",
     "resolve_wavelength",
     "scattering_model",
-    "structure_factors",
 ]

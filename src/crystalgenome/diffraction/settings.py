@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from crystalgenome.diffraction.radiation import resolve_wavelength
 
@@ -74,6 +74,13 @@ class DiffractionSettings:
         data = asdict(self)
         data["debye_waller"] = dict(self.debye_waller)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DiffractionSettings:
+        """Rebuild settings from :meth:`to_dict` (as stored in manifests and run records)."""
+        values = dict(data)
+        values["debye_waller"] = tuple(sorted(dict(values.get("debye_waller") or {}).items()))
+        return cls(**values)
 
     def fingerprint(self) -> str:
         """Short hash of the settings that change the computed points (not the cap)."""

@@ -7,43 +7,16 @@ three channels are the Miller indices, in each lattice's standard frame (exactly
 
 from __future__ import annotations
 
-from crystalgenome.model.config import FRAMES, PACKAGED_CONFIGS, ModelConfig, resolve_model_config
-from crystalgenome.model.friedel import canonical_signs, friedel_half, is_canonical
-from crystalgenome.model.pointnet import (
-    ClassifierHead,
-    PointFeatures,
-    PointNet,
-    SelfAttention,
-    SharedMLP,
-    TNet,
-    build_model,
-    cell_contrasts,
-    count_parameters,
-    lattice_inputs,
-    pack_rows,
-    standard_frame,
-    unpack_rows,
-)
+from crystalgenome.model.config import PACKAGED_CONFIGS, ModelConfig, resolve_model_config
+from crystalgenome.model.friedel import friedel_half
+from crystalgenome.model.pointnet import PointNet, count_parameters, lattice_inputs
 
 __all__ = [
-    "FRAMES",
     "PACKAGED_CONFIGS",
-    "ClassifierHead",
     "ModelConfig",
-    "PointFeatures",
     "PointNet",
-    "SelfAttention",
-    "SharedMLP",
-    "TNet",
-    "build_model",
-    "canonical_signs",
-    "cell_contrasts",
     "count_parameters",
     "friedel_half",
-    "is_canonical",
     "lattice_inputs",
-    "pack_rows",
     "resolve_model_config",
-    "standard_frame",
-    "unpack_rows",
 ]

@@ -1,7 +1,8 @@
 """Stage 4: the feature store — diffraction point clouds of a whole source, computed once, read fast.
 
 ``featurize(source, out, settings=..., backend=...)`` writes a store; ``FeatureStore.open(out)``
-reads it back for training.
+reads it back for training; ``load_task_dataset(paths, task)`` turns stores (or sources, featurized
+once into a cached store) into the in-memory arrays, labels and split a training run takes.
 
 Format: a directory of HDF5 shards plus a JSON manifest and CSV tables (see
 :mod:`crystalgenome.store.layout` and :mod:`crystalgenome.store.shard`). Why HDF5 shards:
@@ -22,23 +23,24 @@ Points are stored raw (g in Å⁻¹, I = |F|²/V²); normalisation belongs to th
 
 from __future__ import annotations
 
+from crystalgenome.store.dataset import TaskDataset, ensure_store, load_task_dataset
 from crystalgenome.store.executors import Backend
-from crystalgenome.store.layout import StoreError, is_store, plan_shards, read_manifest
-from crystalgenome.store.reader import METADATA_COLUMNS, FeatureStore, settings_from_dict
-from crystalgenome.store.shard import featurize_record
+from crystalgenome.store.layout import StoreError, is_store
+from crystalgenome.store.reader import FeatureStore
+from crystalgenome.store.shard import featurize_record, featurize_records
 from crystalgenome.store.writer import DEFAULT_SHARD_SIZE, FeaturizeReport, featurize
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
-    "METADATA_COLUMNS",
     "Backend",
     "FeatureStore",
     "FeaturizeReport",
     "StoreError",
+    "TaskDataset",
+    "ensure_store",
     "featurize",
     "featurize_record",
+    "featurize_records",
     "is_store",
-    "plan_shards",
-    "read_manifest",
-    "settings_from_dict",
+    "load_task_dataset",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from crystalgenome.errors import CrystalGenomeError
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 from crystalgenome.utils.provenance import fingerprint_strings
 
 STORE_FORMAT = "crystalgenome-feature-store"
@@ -121,7 +121,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
 
 def write_manifest(path: str | Path, manifest: dict[str, Any]) -> None:
     """Write the manifest atomically."""
-    atomic_write_text(Path(path) / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    atomic_write_json(Path(path) / MANIFEST_NAME, manifest)
 
 
 def fsync_directory(path: str | Path) -> None:

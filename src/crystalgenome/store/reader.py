@@ -35,13 +35,6 @@ class _Shard:
     count: int
 
 
-def settings_from_dict(data: dict[str, Any]) -> DiffractionSettings:
-    """Rebuild :class:`DiffractionSettings` from ``settings.to_dict()``."""
-    values = dict(data)
-    values["debye_waller"] = tuple(sorted(dict(values.get("debye_waller") or {}).items()))
-    return DiffractionSettings(**values)
-
-
 class FeatureStore:
     """A finished feature store, opened read-only.
 
@@ -99,7 +92,7 @@ class FeatureStore:
     @cached_property
     def settings(self) -> DiffractionSettings:
         """The diffraction settings every pattern of the store was computed with."""
-        return settings_from_dict(self.manifest["settings"])
+        return DiffractionSettings.from_dict(self.manifest["settings"])
 
     @property
     def source(self) -> dict[str, Any]:

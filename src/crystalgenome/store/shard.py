@@ -131,11 +131,16 @@ def _reason(error: Exception) -> str:
     return f"unexpected {type(error).__name__}: {error}"
 
 
-def _featurize_records(
+def featurize_records(
     records: Sequence[RawRecord], settings: DiffractionSettings
 ) -> list[StructureFeatures | str]:
-    """Features of each record, or the reason they could not be computed (one structure never stops a
-    shard). Parsing is per record; the patterns are computed together with the batched engine."""
+    """Features of each record, in order, or the reason (a one-line string) they could not be computed:
+    one bad structure never stops the others.
+
+    Parsing is per record; the patterns are computed together with the batched engine (falling back
+    to one structure at a time if the batch fails). This is what a store shard holds, and what
+    prediction feeds a trained model, so both see the same points for the same structure.
+    """
     outcomes: list[StructureFeatures | str] = [""] * len(records)
     parsed: list[tuple[int, Cell]] = []
     for position, record in enumerate(records):
@@ -171,7 +176,7 @@ def compute_shard(task: ShardTask) -> ShardResult:
     by_id = {record.material_id: record for record in task.records}
     present = [by_id[material_id] for material_id in task.ids if material_id in by_id]
     outcome_of = dict(
-        zip((r.material_id for r in present), _featurize_records(present, task.settings), strict=True)
+        zip((r.material_id for r in present), featurize_records(present, task.settings), strict=True)
     )
     featurized: list[StructureFeatures] = []
     skipped: list[tuple[str, str]] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crystalgenome.structures.cell import Cell
-from crystalgenome.structures.io import is_structure_file, read_structure, read_structure_text
+from crystalgenome.structures.io import read_structure, read_structure_text
 from crystalgenome.structures.symmetry import (
     CRYSTAL_SYSTEMS,
     CellChoice,
@@ -13,7 +13,7 @@ from crystalgenome.structures.symmetry import (
     crystal_system_from_number,
     standardise_cell,
 )
-from crystalgenome.structures.validate import minimum_distance, validate_structure
+from crystalgenome.structures.validate import validate_structure
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
@@ -23,8 +23,6 @@ __all__ = [
     "SymmetryInfo",
     "analyse_symmetry",
     "crystal_system_from_number",
-    "is_structure_file",
-    "minimum_distance",
     "read_structure",
     "read_structure_text",
     "standardise_cell",

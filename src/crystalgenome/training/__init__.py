@@ -11,48 +11,27 @@ padding ``mask`` (n, P), integer ``labels`` and class names. ::
 
 from __future__ import annotations
 
-from crystalgenome.training.augment import (
-    augment_batch,
-    permute_points,
-    random_rotations,
-    rotate,
-    rotation_angles,
-)
-from crystalgenome.training.config import SPLITS, TrainConfig
+from crystalgenome.training.checkpoint import load_checkpoint
+from crystalgenome.training.config import TrainConfig
 from crystalgenome.training.evaluation import Evaluation, evaluate_run, write_evaluation
-from crystalgenome.training.inputs import NORMALISATIONS, Normalisation, resolve_normalisation
-from crystalgenome.training.metrics import classification_metrics, metric_table, selection_score
-from crystalgenome.training.predict import fixed_rotations, model_probabilities, rotation_invariance
-from crystalgenome.training.run import EnsembleModel, Run, load_ensemble, load_run, predict_proba
-from crystalgenome.training.trainer import TrainResult, fingerprint_arrays, load_checkpoint, train
+from crystalgenome.training.inputs import Normalisation
+from crystalgenome.training.metrics import classification_metrics
+from crystalgenome.training.run import Run, load_ensemble, load_run, predict_proba
+from crystalgenome.training.trainer import TrainResult, fingerprint_arrays, train
 
 __all__ = [
-    "NORMALISATIONS",
-    "SPLITS",
-    "EnsembleModel",
     "Evaluation",
     "Normalisation",
     "Run",
     "TrainConfig",
     "TrainResult",
-    "augment_batch",
     "classification_metrics",
     "evaluate_run",
     "fingerprint_arrays",
-    "fixed_rotations",
     "load_checkpoint",
     "load_ensemble",
     "load_run",
-    "metric_table",
-    "model_probabilities",
-    "permute_points",
     "predict_proba",
-    "random_rotations",
-    "resolve_normalisation",
-    "rotate",
-    "rotation_angles",
-    "rotation_invariance",
-    "selection_score",
     "train",
     "write_evaluation",
 ]

@@ -28,6 +28,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from crystalgenome.training.devices import resolve_device
+
 T = TypeVar("T")
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -143,8 +145,6 @@ def context_from_environment(device: str = "cpu") -> DistributedContext | None:
     """
     if not launched_by_torchrun():
         return None
-    from crystalgenome.training.trainer import resolve_device
-
     backend = "nccl" if resolve_device(device).type == "cuda" else "gloo"
     return DistributedContext(
         rank=int(os.environ["RANK"]),

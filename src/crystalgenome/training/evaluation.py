@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from crystalgenome.training.inputs import check_inputs
 from crystalgenome.training.metrics import classification_metrics
 from crystalgenome.training.predict import rotation_invariance
 from crystalgenome.training.run import Run, load_run, predict_proba
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json, atomic_write_text
 
 INVARIANCE_ROTATIONS = 20
 """Random rotations of the rotation-invariance fraction."""
@@ -88,7 +87,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> None:
     """metrics.json and predictions.csv (atomic writes)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "metrics.json", json.dumps(evaluation.metrics, indent=2) + "\n")
+    atomic_write_json(out_dir / "metrics.json", evaluation.metrics)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     names = evaluation.class_names

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from crystalgenome.diffraction.clouds import INTENSITY, G
+
 if TYPE_CHECKING:
     import torch
 
@@ -70,9 +72,9 @@ class Normalisation:
         """
         points = np.asarray(points)
         out = np.empty(points.shape, dtype=np.float32)
-        out[..., :3] = points[..., :3] / self.coordinate_scale
-        out[..., 3] = self.scale_intensity(points[..., 3])
-        out[..., 4:] = points[..., 4:]
+        out[..., G] = points[..., G] / self.coordinate_scale
+        out[..., INTENSITY] = self.scale_intensity(points[..., INTENSITY])
+        out[..., INTENSITY + 1 :] = points[..., INTENSITY + 1 :]
         if mask is not None:
             out[~np.asarray(mask, dtype=bool)] = 0.0
         return out

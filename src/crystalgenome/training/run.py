@@ -1,9 +1,23 @@
-"""A trained run loaded back from its folder (or several as one ensemble), and prediction from raw
-point clouds."""
+"""The run folder: writing its files while training, loading a trained run back (or several as one
+ensemble), and prediction from raw point clouds.
+
+A run folder holds::
+
+    config.json      train + model config, normalisation, class names
+    metadata.json    run_metadata(): versions, seed, data fingerprint, platform, command
+    splits.json      material ids of each split
+    metrics.csv      one row per epoch (also metrics.jsonl), rewritten atomically each epoch
+    last.pt          everything needed to resume (see :mod:`crystalgenome.training.checkpoint`)
+    best.pt          weights of the best validation epoch, with config, class names, metrics
+    summary.json     best epoch, validation and test metrics with bootstrap intervals
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +27,49 @@ import torch
 from torch import nn
 
 from crystalgenome.model import ModelConfig, PointNet
+from crystalgenome.training.checkpoint import load_checkpoint
 from crystalgenome.training.config import TrainConfig
+from crystalgenome.training.devices import resolve_device
 from crystalgenome.training.inputs import Normalisation, check_inputs, resolve_normalisation
 from crystalgenome.training.predict import DEFAULT_BATCH, model_probabilities
-from crystalgenome.training.trainer import load_checkpoint, resolve_device
+from crystalgenome.utils.atomic import atomic_write_json, atomic_write_text
+from crystalgenome.utils.provenance import run_metadata
+
+SUMMARY_FILE = "summary.json"
+
+
+def write_run_start(
+    run_dir: Path, identity: dict[str, Any], *, extra: dict[str, Any], splits: Mapping[str, list[str]]
+) -> None:
+    """The static files of a new run folder: config.json (``identity`` without the data fingerprint),
+    metadata.json (:func:`~crystalgenome.utils.provenance.run_metadata` plus ``extra``) and splits.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    static = {key: value for key, value in identity.items() if key != "data_fingerprint"}
+    _write_json(run_dir / "config.json", static)
+    seed = identity["train_config"]["seed"]
+    metadata = run_metadata(identity, seed=seed, data_fingerprint=identity["data_fingerprint"])
+    _write_json(run_dir / "metadata.json", metadata | extra)
+    _write_json(run_dir / "splits.json", dict(splits))
+
+
+def write_metrics_tables(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    """metrics.csv and metrics.jsonl with one row per epoch (atomic rewrites)."""
+    columns = list(dict.fromkeys(key for row in history for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
+    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    """summary.json: best epoch, validation and test metrics."""
+    _write_json(run_dir / SUMMARY_FILE, summary)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    atomic_write_json(path, data, default=str)
 
 
 @dataclass

@@ -1,14 +1,8 @@
 """Training loop: Adam + cosine schedule, model selection on validation, early stopping, exact resume.
 
-A run folder holds::
-
-    config.json      train + model config, normalisation, class names
-    metadata.json    run_metadata(): versions, seed, data fingerprint, platform, command
-    splits.json      material ids of each split
-    metrics.csv      one row per epoch (also metrics.jsonl), rewritten atomically each epoch
-    last.pt          everything needed to resume (weights, optimiser, scheduler, RNG states, history)
-    best.pt          weights of the best validation epoch, with config, class names, metrics
-    summary.json     best epoch, validation and test metrics with bootstrap intervals
+The run folder's files are written by :mod:`crystalgenome.training.run`, checkpoints in the format of
+:mod:`crystalgenome.training.checkpoint`; devices and RNG state live in
+:mod:`crystalgenome.training.devices` and :mod:`crystalgenome.training.rng`.
 
 Speed on CPU comes from keeping the normalised inputs in memory as one tensor, batching by indexing
 it, rotating a batch with one batched matmul, and running the per-point layers as (B·P, C) matrix
@@ -20,12 +14,8 @@ standard frame computed once, before the first epoch; freed activations are reus
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,20 +36,28 @@ from crystalgenome.model import (
     resolve_model_config,
 )
 from crystalgenome.training.augment import augment_batch
+from crystalgenome.training.checkpoint import (
+    BEST_FILE,
+    LAST_FILE,
+    check_identity,
+    checkpoint_content,
+    load_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
 from crystalgenome.training.config import SPLITS, TrainConfig
 from crystalgenome.training.cpu import keep_freed_memory
+from crystalgenome.training.devices import resolve_device
 from crystalgenome.training.inputs import Normalisation, to_tensors
 from crystalgenome.training.metrics import classification_metrics, selection_score
 from crystalgenome.training.predict import model_probabilities, rotation_invariance
-from crystalgenome.utils.atomic import atomic_path, atomic_write_text
-from crystalgenome.utils.provenance import run_metadata
+from crystalgenome.training.rng import seed_everything
+from crystalgenome.training.run import write_metrics_tables, write_run_start, write_summary
 
 if TYPE_CHECKING:
     from crystalgenome.training.distributed import DistributedContext
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -67,7 +65,7 @@ class TrainResult:
     """What :func:`train` returns. ``model`` holds the best-epoch weights, in eval mode."""
 
     run_dir: Path
-    model: PointNet
+    model: nn.Module
     class_names: list[str]
     normalisation: Normalisation
     best_epoch: int
@@ -114,70 +112,7 @@ def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-# ----------------------------------------------------------------------------- RNG state
-
-
-def _rng_state(data_generator: torch.Generator) -> dict[str, Any]:
-    kind, keys, position, has_gauss, gauss = np.random.get_state()  # noqa: NPY002 - the global RNG
-    return {
-        "torch": torch.get_rng_state(),
-        "data": data_generator.get_state(),
-        "numpy": [kind, keys.tolist(), int(position), int(has_gauss), float(gauss)],
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: dict[str, Any], data_generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    data_generator.set_state(state["data"])
-    kind, keys, position, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))  # noqa: NPY002
-    version, internal, gauss_next = state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (weights and dropout)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds code that uses the global RNG
-    torch.manual_seed(seed)
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def _save_torch(obj: dict[str, Any], path: Path) -> None:
-    with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint written by :func:`train` (tensors on CPU; safe ``weights_only`` loading)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _write_metrics_tables(run_dir: Path, history: list[dict[str, Any]]) -> None:
-    """metrics.csv and metrics.jsonl with one row per epoch (atomic rewrites)."""
-    columns = list(dict.fromkeys(key for row in history for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
-
-
 # ----------------------------------------------------------------------------- loop
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -341,7 +276,7 @@ class _Data:
 class _Session:
     """The mutable state of a run: what last.pt saves and restores."""
 
-    model: PointNet
+    model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
@@ -360,27 +295,17 @@ class _Session:
 
     def checkpoint(self, identity: dict[str, Any], *, full: bool) -> dict[str, Any]:
         """best.pt content (weights + identity + metrics), or last.pt content when ``full``."""
-        data = identity | {
-            "format": CHECKPOINT_FORMAT,
-            "epoch": self.state["epoch"],
-            "metrics": self.state["history"][-1],
-            "model_state": {key: value.detach().cpu() for key, value in self.model.state_dict().items()},
-        }
-        if full:
-            data |= {
-                "optimizer_state": self.optimizer.state_dict(),
-                "scheduler_state": self.scheduler.state_dict(),
-                "rng": _rng_state(self.generator),
-                "state": self.state,
-            }
-        return data
+        if not full:
+            return checkpoint_content(identity, self.model, self.state)
+        return checkpoint_content(
+            identity, self.model, self.state,
+            optimizer=self.optimizer, scheduler=self.scheduler, generator=self.generator,
+        )  # fmt: skip
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
-        self.model.load_state_dict(checkpoint["model_state"])
-        self.optimizer.load_state_dict(checkpoint["optimizer_state"])
-        self.scheduler.load_state_dict(checkpoint["scheduler_state"])
-        _set_rng_state(checkpoint["rng"], self.generator)
-        self.state = checkpoint["state"]
+        self.state = restore_checkpoint(
+            checkpoint, self.model, self.optimizer, self.scheduler, self.generator
+        )
 
 
 FRAME_CHUNK = 4096
@@ -435,22 +360,17 @@ def _start_or_resume(
 
     With ``session.distributed``, every rank restores last.pt and only rank 0 writes files.
     """
-    last_path = run_dir / "last.pt"
+    last_path = run_dir / LAST_FILE
     if last_path.exists():
         if not resume:
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another folder")
         checkpoint = load_checkpoint(last_path)
-        for key, value in identity.items():
-            if checkpoint[key] != value:
-                raise ValueError(f"{run_dir} holds a different run ({key} differs); choose another folder")
+        check_identity(checkpoint, identity, run_dir)
         session.restore(checkpoint)
-        logger.info("resuming %s after epoch %d", run_dir, session.state["epoch"])
+        logger.info("resuming %s after epoch %d", run_dir, session.state["epoch"])  # cli.common shows it
         return
     if session.distributed is not None and not session.distributed.is_main:
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    static = {key: value for key, value in identity.items() if key != "data_fingerprint"}
-    _write_json(run_dir / "config.json", static)
     extra = {
         "num_parameters": count_parameters(session.model),
         "device": str(next(session.model.parameters()).device),
@@ -458,10 +378,8 @@ def _start_or_resume(
     }
     if session.distributed is not None:
         extra["distributed"] = session.distributed.describe()
-    seed = identity["train_config"]["seed"]
-    metadata = run_metadata(identity, seed=seed, data_fingerprint=identity["data_fingerprint"])
-    _write_json(run_dir / "metadata.json", metadata | extra)
-    _write_json(run_dir / "splits.json", {name: [ids[i] for i in data.splits[name]] for name in SPLITS})
+    splits = {name: [ids[i] for i in data.splits[name]] for name in SPLITS}
+    write_run_start(run_dir, identity, extra=extra, splits=splits)
 
 
 def _epoch(
@@ -511,6 +429,22 @@ def _epoch(
     return row
 
 
+def build_model(
+    model: nn.Module | Callable[[ModelConfig], nn.Module] | None, model_config: ModelConfig
+) -> nn.Module:
+    """The network :func:`train` trains: ``PointNet(model_config)`` when ``model`` is None, else
+    ``model`` itself or what the factory ``model`` makes of ``model_config``."""
+    if model is None:
+        return PointNet(model_config)
+    if isinstance(model, nn.Module):
+        return model
+    return model(model_config)
+
+
+def _qualified_name(module: nn.Module) -> str:
+    return f"{type(module).__module__}.{type(module).__qualname__}"
+
+
 def train(
     points: np.ndarray,
     mask: np.ndarray | None,
@@ -527,8 +461,10 @@ def train(
     progress: bool = True,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     distributed: DistributedContext | None = None,
+    model: nn.Module | Callable[[ModelConfig], nn.Module] | None = None,
 ) -> TrainResult:
-    """Train a PointNet classifier and write a run folder (see the module docstring).
+    """Train a classifier (a PointNet unless ``model`` says otherwise) and write a run folder (see the
+    module docstring).
 
     Args:
         points: (n, P, 4) raw point clouds (g in Å⁻¹, I = |F|²/V²); padded points are zeros.
@@ -549,9 +485,17 @@ def train(
         distributed: train data-parallel across the ranks of a process group (see
             :mod:`crystalgenome.training.distributed`); call on every rank with the same arguments.
             Only rank 0 writes ``out_dir``; every rank returns the same result.
+        model: the network to train instead of ``PointNet(model_config)``: an ``nn.Module`` called as
+            ``model(points, mask)`` on normalised (B, P, C) clouds and returning (B, K) logits, or a
+            factory called with the resolved model config (after seeding, so its weights are seeded).
+            ``model_config`` then only says how inputs are prepared (Friedel halves, lattice frames);
+            it defaults to the plain :class:`~crystalgenome.model.ModelConfig` (neither). The run
+            records the model's class and architecture (``repr``), and resumes only the same one.
     """
     config = config or TrainConfig()
     class_names = [str(name) for name in class_names]
+    if model is not None and model_config is None:
+        model_config = ModelConfig()
     model_config = resolve_model_config(model_config).replace(
         num_classes=len(class_names), in_channels=int(np.asarray(points).shape[-1])
     )
@@ -578,10 +522,13 @@ def train(
     }
 
     seed_everything(config.seed)
-    model = PointNet(model_config).to(device)
-    optimizer = _make_optimizer(model, config)
+    network = build_model(model, model_config)
+    if model is not None:
+        identity["model"] = {"class": _qualified_name(network), "architecture": repr(network)}
+    network = network.to(device)
+    optimizer = _make_optimizer(network, config)
     session = _Session(
-        model, optimizer, _make_scheduler(optimizer, config), torch.Generator().manual_seed(config.seed)
+        network, optimizer, _make_scheduler(optimizer, config), torch.Generator().manual_seed(config.seed)
     )
     session.distributed = distributed
     train_labels = data.labels[data.splits["train"]]
@@ -592,7 +539,7 @@ def train(
     )
     _start_or_resume(session, run_dir, identity, ids, data, resume=resume)
     if distributed is not None:
-        session.wrapped = distributed.wrap(model)
+        session.wrapped = distributed.wrap(network)
 
     bar = _progress(
         None,
@@ -606,9 +553,9 @@ def train(
         row = _epoch(session, data, config, loss_weights, progress)
         if writes:
             if row["best"]:
-                _save_torch(session.checkpoint(identity, full=False), run_dir / "best.pt")
-            _save_torch(session.checkpoint(identity, full=True), run_dir / "last.pt")
-            _write_metrics_tables(run_dir, session.state["history"])
+                save_checkpoint(session.checkpoint(identity, full=False), run_dir / BEST_FILE)
+            save_checkpoint(session.checkpoint(identity, full=True), run_dir / LAST_FILE)
+            write_metrics_tables(run_dir, session.state["history"])
         logger.info(
             "epoch %d: %s",
             row["epoch"],
@@ -636,7 +583,7 @@ def _finish(
 ) -> TrainResult:
     """Load the best weights, evaluate validation and test splits, write summary.json."""
     model, state = session.model, session.state
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model_state"])
+    model.load_state_dict(load_checkpoint(run_dir / BEST_FILE)["model_state"])
     model.eval()
     writes = session.distributed is None or session.distributed.is_main
     results = {
@@ -661,7 +608,7 @@ def _finish(
         "test": results["test"],
     }
     if writes:
-        _write_json(run_dir / "summary.json", summary)
+        write_summary(run_dir, summary)
     return TrainResult(
         run_dir=run_dir,
         model=model,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -49,3 +51,13 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
     """Write ``data`` to ``target`` atomically."""
     with atomic_path(target) as temporary:
         temporary.write_bytes(data)
+
+
+def atomic_write_json(
+    target: str | Path, data: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None
+) -> None:
+    """Write ``data`` as JSON to ``target`` atomically (UTF-8, ending with a newline).
+
+    ``default`` converts what JSON cannot hold (e.g. ``str`` for paths); ``indent`` None writes one line.
+    """
+    atomic_write_text(target, json.dumps(data, indent=indent, default=default) + "\n")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 
 
 class JsonConfig:
@@ -40,7 +40,7 @@ class JsonConfig:
 
     def to_json(self, path: str | Path) -> None:
         """Write the config as JSON (atomically)."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | Path) -> Self:

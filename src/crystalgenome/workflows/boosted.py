@@ -30,11 +30,12 @@ from crystalgenome.boosting import BoostConfig, TreeEnsemble, fit_boosted
 from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.descriptors import PatternClouds, PatternDescriptor, composition_names, element_fractions
 from crystalgenome.diffraction import DiffractionSettings
+from crystalgenome.diffraction.clouds import INTENSITY, MILLER
+from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Evaluation, classification_metrics, write_evaluation
-from crystalgenome.training.dataset import TaskDataset, load_task_dataset
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 from crystalgenome.utils.provenance import run_metadata
-from crystalgenome.workflows.defaults import default_cell
+from crystalgenome.workflows.defaults import task_defaults
 from crystalgenome.workflows.tasks import DATASET_FILE, dataset_record
 
 BOOSTED_FILE = "boosted.json"
@@ -107,7 +108,7 @@ def load_probe_clouds(
 
     A structure that another probe could not diffract (e.g. an element without a neutron scattering
     length) keeps its row, with NaN intensities under that probe. ``options`` go to
-    :func:`~crystalgenome.training.dataset.load_task_dataset`.
+    :func:`~crystalgenome.store.dataset.load_task_dataset`.
     """
     base = load_task_dataset(data, task, settings=settings, with_hkl=True, **options)
     if not probes:
@@ -127,13 +128,13 @@ def load_probe_clouds(
 def _aligned(base: TaskDataset, other: TaskDataset, probe: str) -> np.ndarray:
     """``other``'s clouds in ``base``'s row order; NaN intensities for structures it lacks."""
     cloud = base.points.copy()
-    cloud[..., 3] = np.nan
+    cloud[..., INTENSITY] = np.nan
     row_of = {material_id: row for row, material_id in enumerate(other.ids)}
     pairs = [(row, row_of[i]) for row, i in enumerate(base.ids) if i in row_of]
     if pairs:
         mine, theirs = (np.asarray(side) for side in zip(*pairs, strict=True))
         width = min(base.points.shape[1], other.points.shape[1])
-        if not np.array_equal(other.points[theirs, :width, 4:], base.points[mine, :width, 4:]):
+        if not np.array_equal(other.points[theirs, :width, MILLER], base.points[mine, :width, MILLER]):
             raise ValueError(f"the {probe} patterns hold other reflections than the X-ray ones")
         cloud[mine, :width] = other.points[theirs, :width]
     return cloud
@@ -168,7 +169,7 @@ def train_boosted_task(
     spec = FeatureSpec.named(features)
     config = config or BoostConfig()
     paths = [data] if isinstance(data, str | Path | Source) else list(data)
-    settings = settings or DiffractionSettings(cell=default_cell(task))
+    settings = settings or task_defaults(task).settings()
     thresholds = thresholds or LabelThresholds()
     dataset, clouds = load_probe_clouds(
         paths, task, spec.probes, settings=settings, thresholds=thresholds, split=split,
@@ -185,9 +186,9 @@ def train_boosted_task(
         dataset, paths, settings=settings, thresholds=thresholds, split=split, seed=split_seed,
         labels=labels, limit=limit,
     )  # fmt: skip
-    atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
+    atomic_write_json(out_dir / DATASET_FILE, record)
     splits = {"train": dataset.split.train, "val": dataset.split.valid, "test": dataset.split.test}
-    atomic_write_text(out_dir / "splits.json", json.dumps(splits) + "\n")
+    atomic_write_json(out_dir / "splits.json", splits, indent=None)
     result.ensemble.save(out_dir / TREES_FILE)
     model_record = {
         "kind": "boosted",
@@ -199,7 +200,7 @@ def train_boosted_task(
         "selection": {"metric": result.metric, "valid": result.best_score, "history": result.history},
         **run_metadata(config.to_dict(), seed=config.seed, data_fingerprint=dataset.fingerprint),
     }
-    atomic_write_text(out_dir / BOOSTED_FILE, json.dumps(model_record, indent=2, default=str) + "\n")
+    atomic_write_json(out_dir / BOOSTED_FILE, model_record, default=str)
     test_rows = _rows(dataset, dataset.split.test)
     return write_boosted_evaluation(
         result.ensemble, rows[test_rows], dataset.labels[test_rows], dataset.class_names,
@@ -250,7 +251,6 @@ class BoostedRun:
 
 def load_boosted_run(run_dir: str | Path) -> BoostedRun:
     """Read a boosted run folder (no pickle)."""
-    from crystalgenome.store import settings_from_dict
     from crystalgenome.workflows.tasks import read_dataset_record
 
     run_dir = Path(run_dir)
@@ -259,5 +259,5 @@ def load_boosted_run(run_dir: str | Path) -> BoostedRun:
     ensemble = TreeEnsemble.load(run_dir / TREES_FILE)
     if ensemble.num_features > len(spec.names()):
         raise ValueError(f"{run_dir}: the trees read more features than the run's feature set has")
-    settings = settings_from_dict(read_dataset_record(run_dir)["diffraction"])
+    settings = DiffractionSettings.from_dict(read_dataset_record(run_dir)["diffraction"])
     return BoostedRun(run_dir, ensemble, spec, list(record["class_names"]), settings, record)

@@ -12,19 +12,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.training import TrainConfig
 from crystalgenome.utils.atomic import atomic_write_text
 from crystalgenome.utils.provenance import package_versions
-from crystalgenome.workflows.defaults import default_cell, default_model
+from crystalgenome.workflows.defaults import task_defaults
 from crystalgenome.workflows.tasks import read_dataset_record, train_task
 
 DEMO_TASK = "crystal_system"
-DEMO_SETTINGS = DiffractionSettings(cell=default_cell(DEMO_TASK), max_miller=3)
+DEMO_DEFAULTS = task_defaults(DEMO_TASK)
+DEMO_SETTINGS = DEMO_DEFAULTS.settings(max_miller=3)
 """Conventional cells: their reciprocal lattice shows the crystal system's metric directly."""
 
 
-DEMO_MODEL = default_model(DEMO_TASK)
+DEMO_MODEL = DEMO_DEFAULTS.model
 """The packaged model of the demo, ``train``'s default for the task: each pattern read in its lattice's
 standard frame (exactly rotation invariant, so no rotation augmentation or test-time rotations)."""
 
@@ -33,7 +33,7 @@ def demo_train_config(*, epochs: int, seed: int, model: str = DEMO_MODEL) -> Tra
     """Training settings of the demo: ``train``'s defaults for ``model``, small and fast (at most 4
     test-time rotations). One torch thread: about as fast as two on an idle 2-core machine for this
     model, and far faster on a busy one."""
-    config = TrainConfig.default_for(model)
+    config = DEMO_DEFAULTS.train_config(model)
     return config.replace(
         epochs=epochs,
         seed=seed,

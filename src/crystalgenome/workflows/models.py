@@ -159,14 +159,12 @@ def diffract_cells(settings: Any, cells: Sequence[NamedCell]) -> Clouds:
         else:
             indices.append(index)
             patterns.append(result)
-    width = max((pattern.num_points for pattern in patterns), default=1)
-    points = np.zeros((len(patterns), width, 7), dtype=np.float32)
-    mask = np.zeros((len(patterns), width), dtype=bool)
-    for row, pattern in enumerate(patterns):
-        count = pattern.num_points
-        points[row, :count, :4] = pattern.point_cloud()
-        points[row, :count, 4:] = pattern.hkl
-        mask[row, :count] = True
+    from crystalgenome.diffraction.clouds import PointClouds
+
+    clouds = PointClouds.stack(
+        ((pattern.point_cloud(), pattern.hkl) for pattern in patterns), with_hkl=True, min_width=1
+    )
+    points, mask = clouds.packed(), clouds.mask
     formulas = [cell_reduced_formula(cells[index][1]) for index in indices]
     return Clouds(indices, [cells[index][0] for index in indices], points, mask, formulas, errors)
 
@@ -201,9 +199,9 @@ class Model:
         record = read_dataset_record(self.run_dir)
         self.task: str = record["task"]
         self.class_names: list[str] = list(record["class_names"])
-        from crystalgenome.store import settings_from_dict
+        from crystalgenome.diffraction import DiffractionSettings
 
-        self.settings = settings_from_dict(record["diffraction"])
+        self.settings = DiffractionSettings.from_dict(record["diffraction"])
         if is_boosted_run(self.run_dir):
             self.kind = "boosted"
             self._boosted = load_boosted_run(self.run_dir)
@@ -242,7 +240,9 @@ class Model:
         if not base.names:
             return [], base.errors
         if self.kind == "pointnet":
-            points = base.points if self._run.model_config.needs_hkl else base.points[..., :4]
+            from crystalgenome.diffraction.clouds import BASE_CHANNELS
+
+            points = base.points if self._run.model_config.needs_hkl else base.points[..., :BASE_CHANNELS]
             probabilities = self._run.predict_proba(np.ascontiguousarray(points), base.mask)
         else:
             probabilities = self._boosted_probabilities(cells, base)
@@ -272,7 +272,9 @@ class Model:
 def _probe_points(base: Clouds, other: Clouds) -> np.ndarray:
     """``other``'s clouds in ``base``'s rows; NaN intensities where the probe failed (as in training)."""
     points = base.points.copy()
-    points[..., 3] = np.nan
+    from crystalgenome.diffraction.clouds import INTENSITY
+
+    points[..., INTENSITY] = np.nan
     for row, source in zip(other.indices, other.points, strict=True):  # other ran on base's rows
         width = min(points.shape[1], source.shape[0])
         points[row, :width] = source[:width]

@@ -24,9 +24,9 @@ import numpy as np
 from crystalgenome.data import RawRecord
 from crystalgenome.data.sources.folder import record_format
 from crystalgenome.diffraction import DiffractionSettings
+from crystalgenome.diffraction.clouds import PointClouds
 from crystalgenome.errors import StructureError
-from crystalgenome.store import settings_from_dict
-from crystalgenome.store.shard import StructureFeatures, _featurize_records
+from crystalgenome.store.shard import StructureFeatures, featurize_records
 from crystalgenome.structures.io import entry_problem, find_structure_files
 from crystalgenome.training import Run, load_run
 from crystalgenome.workflows.tasks import read_dataset_record
@@ -84,17 +84,10 @@ def file_record(path: Path) -> RawRecord:
 
 def _clouds(run: Run, features: Sequence[StructureFeatures]) -> tuple[np.ndarray, np.ndarray]:
     """Zero-padded (n, P, 4) raw points, or (n, P, 7) with the Miller indices, and the (n, P) mask."""
-    width = max(item.points.shape[0] for item in features)
-    channels = 7 if run.model_config.needs_hkl else 4
-    points = np.zeros((len(features), width, channels), dtype=np.float32)
-    mask = np.zeros((len(features), width), dtype=bool)
-    for row, item in enumerate(features):
-        count = item.points.shape[0]
-        points[row, :count, :4] = item.points
-        if channels == 7:
-            points[row, :count, 4:] = item.hkl
-        mask[row, :count] = True
-    return points, mask
+    clouds = PointClouds.stack(
+        ((item.points, item.hkl) for item in features), with_hkl=run.model_config.needs_hkl
+    )
+    return clouds.packed(), clouds.mask
 
 
 def _prediction(run: Run, name: str, probabilities: np.ndarray) -> dict[str, Any]:
@@ -129,7 +122,7 @@ def _predict_features(
 
 def load_for_prediction(run_dir: str | Path) -> tuple[Run, DiffractionSettings]:
     """The run in ``run_dir`` and the diffraction settings its data was made with."""
-    return load_run(run_dir), settings_from_dict(read_dataset_record(run_dir)["diffraction"])
+    return load_run(run_dir), DiffractionSettings.from_dict(read_dataset_record(run_dir)["diffraction"])
 
 
 def predict_batch(
@@ -137,7 +130,7 @@ def predict_batch(
 ) -> _BatchResult:
     """Read, featurize and predict one batch of files, in input order (errors as (file, reason))."""
     records = [file_record(Path(path)) for path in paths]
-    outcomes = _featurize_records(records, settings)
+    outcomes = featurize_records(records, settings)
     features = [outcome for outcome in outcomes if not isinstance(outcome, str)]
     errors = [(r.material_id, o) for r, o in zip(records, outcomes, strict=True) if isinstance(o, str)]
     predictions: list[dict[str, Any]] = []

@@ -13,12 +13,12 @@ import numpy as np
 from crystalgenome.data import LabelThresholds, Source
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.figures import evaluate
-from crystalgenome.model import ModelConfig, resolve_model_config
-from crystalgenome.store import settings_from_dict
+from crystalgenome.model import ModelConfig
+from crystalgenome.store.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training import Run, TrainConfig, TrainResult, load_ensemble, train
-from crystalgenome.training.dataset import TaskDataset, load_task_dataset
 from crystalgenome.training.distributed import DistributedContext, is_main, main_first
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
+from crystalgenome.workflows.defaults import task_defaults
 
 DATASET_FILE = "dataset.json"
 """What a run was trained on (data, task, thresholds, diffraction settings, split); in the run folder."""
@@ -82,6 +82,9 @@ def train_task(
 ) -> tuple[TrainResult, dict[str, Any] | None]:
     """Featurize (once, cached) ``data``, train ``task`` and evaluate the best epoch on the test split.
 
+    Unset ``train_config``, ``model_config`` and ``settings`` take the task's defaults
+    (:func:`~crystalgenome.workflows.defaults.task_defaults`), exactly as ``crystalgenome train`` does.
+
     The run folder gets ``dataset.json`` (what the run was trained on) next to the training files,
     and ``evaluation/`` (metrics with 95% intervals, predictions, figures) when ``evaluate_test``.
     Returns the training result and the test metrics (None without a test split or evaluation).
@@ -89,12 +92,13 @@ def train_task(
     alone writes and evaluates the run; the other ranks return None metrics.
     """
     paths = [data] if isinstance(data, str | Path | Source) else list(data)
-    train_config = train_config or TrainConfig()
-    settings = settings or DiffractionSettings()
+    defaults = task_defaults(task)
+    model_config = defaults.model_config(model_config)
+    train_config = train_config or defaults.train_config(model_config)
+    settings = settings or defaults.settings()
     thresholds = thresholds or LabelThresholds()
     seed = train_config.seed if split_seed is None else split_seed
     progress = progress and is_main(distributed)
-    model_config = resolve_model_config(model_config)
     with main_first(distributed):  # rank 0 fills the feature cache, then the others read it
         dataset = load_task_dataset(
             paths, task, settings=settings, thresholds=thresholds, split=split, seed=seed,
@@ -114,7 +118,7 @@ def train_task(
     out_dir = Path(out_dir)
     if is_main(distributed):
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / DATASET_FILE, json.dumps(record, indent=2) + "\n")
+        atomic_write_json(out_dir / DATASET_FILE, record)
     result = train(
         dataset.points, dataset.mask, dataset.labels, _split_names(dataset), dataset.class_names,
         config=train_config, model_config=model_config, out_dir=out_dir, ids=dataset.ids,
@@ -180,7 +184,7 @@ def evaluate_task(
     _check_ensemble(run_dirs, record, test_ids if same else [])
     run = load_ensemble(run_dirs)
     dataset = load_task_dataset(
-        paths, record["task"], settings=settings_from_dict(record["diffraction"]),
+        paths, record["task"], settings=DiffractionSettings.from_dict(record["diffraction"]),
         thresholds=LabelThresholds(**record["thresholds"]), split="random",
         labels=labels if labels is not None else (record["labels"] if same else None),
         workers=workers, limit=record["limit"] if same else None, progress=progress,

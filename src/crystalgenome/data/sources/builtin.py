@@ -46,7 +46,7 @@ from crystalgenome.data.records import RawRecord
 from crystalgenome.data.sources.folder import LABELS_FILE, FolderSource
 from crystalgenome.errors import StructureError
 from crystalgenome.structures import CRYSTAL_SYSTEMS, analyse_symmetry, validate_structure
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 from crystalgenome.utils.paths import cache_dir
 from crystalgenome.utils.provenance import fingerprint_strings
 
@@ -448,7 +448,7 @@ def builtin_source(
         try:
             logger.info("building the built-in dataset (seed %d, %d per crystal system)", seed, per_system)
             summary = _build(staging, seed=seed, per_system=per_system, workers=workers, progress=progress)
-            atomic_write_text(staging / COMPLETE_MARKER, json.dumps(summary, indent=1))
+            atomic_write_json(staging / COMPLETE_MARKER, summary, indent=1)
             if folder.exists() and not (folder / COMPLETE_MARKER).is_file():
                 shutil.rmtree(folder, ignore_errors=True)  # a half-built folder from an older crash
             try:

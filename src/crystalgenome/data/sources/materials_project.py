@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from crystalgenome.data.columns import PROPERTY_COLUMNS
 from crystalgenome.data.sources.folder import LABELS_FILE
 from crystalgenome.errors import CrystalGenomeError
-from crystalgenome.utils.atomic import atomic_path, atomic_write_text
+from crystalgenome.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from crystalgenome.utils.provenance import run_metadata
 
 logger = logging.getLogger(__name__)
@@ -267,7 +267,6 @@ class _Dataset:
 
     def save(self) -> None:
         """Write ``labels.csv`` then the state, each atomically (a crash between them only repeats a page)."""
-        import json
 
         import pandas as pd
 
@@ -275,7 +274,7 @@ class _Dataset:
         table.index.name = "id"
         with atomic_path(self.out_dir / LABELS_FILE) as temporary:
             table.to_csv(temporary)
-        atomic_write_text(self.out_dir / STATE_FILE, json.dumps(self.state, indent=1))
+        atomic_write_json(self.out_dir / STATE_FILE, self.state, indent=1)
 
 
 # ------------------------------------------------------------------ paging
@@ -356,7 +355,7 @@ def download_materials_project(
     report = DownloadReport(out_dir=out, already_present=len(dataset.rows))
     retry = {"max_retries": max_retries, "backoff": backoff, "api_key": key, "sleep": sleep}
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or None
-    atomic_write_text(out / INFO_FILE, _info_json(config, endpoint))
+    atomic_write_json(out / INFO_FILE, _info(config, endpoint), indent=1, default=str)
 
     summary = dataset.state["summary"]
     if not summary["done"]:
@@ -449,9 +448,7 @@ def _download_elasticity(
     dataset.save()
 
 
-def _info_json(config: dict[str, Any], endpoint: str | None) -> str:
-    import json
-
+def _info(config: dict[str, Any], endpoint: str | None) -> dict[str, Any]:
     metadata = run_metadata({**config, "endpoint": endpoint or "default"})
     metadata["command"] = "crystalgenome download-mp"  # argv could hold --api-key: never recorded
-    return json.dumps(metadata, indent=1, default=str)
+    return metadata

@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from crystalgenome.utils.atomic import atomic_write_text
+from crystalgenome.utils.atomic import atomic_write_json
 from crystalgenome.utils.paths import cache_dir
 
 DEFAULT_WINDOW = 4096
@@ -227,7 +227,7 @@ def read_listing(archive: str, fingerprint: str) -> tuple[list[str], str | None]
             names.pop()
             error = ArchiveError(archive, error.reason, len(names))
         damage = str(error)
-    atomic_write_text(cached, json.dumps(names if damage is None else {"names": names, "damage": damage}))
+    atomic_write_json(cached, names if damage is None else {"names": names, "damage": damage}, indent=None)
     return names, damage
 
 

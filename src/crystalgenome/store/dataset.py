@@ -31,7 +31,11 @@ from crystalgenome.data import (
 )
 from crystalgenome.data.sources.joined import merge_labels, read_label_table
 from crystalgenome.diffraction import DiffractionSettings
-from crystalgenome.store import Backend, FeatureStore, StoreError, featurize, is_store
+from crystalgenome.diffraction.clouds import PointClouds
+from crystalgenome.store.executors import Backend
+from crystalgenome.store.layout import StoreError, is_store
+from crystalgenome.store.reader import FeatureStore
+from crystalgenome.store.writer import featurize
 from crystalgenome.utils.paths import cache_dir
 from crystalgenome.utils.provenance import fingerprint_file
 
@@ -211,18 +215,13 @@ def _load_points(
     """Points (and Miller indices) and mask of every row of ``table`` (column ``store`` says which
     store), padded alike."""
     width = max(store.max_num_points for store in stores)
-    points = np.zeros((len(table), width, 7 if with_hkl else 4), dtype=np.float32)
-    mask = np.zeros((len(table), width), dtype=bool)
+    clouds = PointClouds.zeros(len(table), width, with_hkl=with_hkl)
     positions = np.arange(len(table))
     for index, store in enumerate(stores):
         chosen = (table["store"] == index).to_numpy()
         if chosen.any():
             chosen_ids = list(map(str, table.index[chosen]))
             part, part_mask = store.load_points(chosen_ids)
-            rows = positions[chosen]
-            points[rows, : part.shape[1], :4] = part
-            mask[rows, : part.shape[1]] = part_mask
-            if with_hkl:
-                hkl, _ = store.load_hkl(chosen_ids)
-                points[rows, : hkl.shape[1], 4:] = hkl
-    return points, mask
+            hkl = store.load_hkl(chosen_ids)[0] if with_hkl else None
+            clouds.put(positions[chosen], part, part_mask, hkl)
+    return clouds.packed(), clouds.mask

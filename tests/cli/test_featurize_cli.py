@@ -164,7 +164,12 @@ def test_bad_structures_are_skipped_and_reported(generic_folder: Path, tmp_path:
     assert labels["k_vrh"].iloc[0] == 120.0 and np.isnan(labels["k_vrh"].iloc[2])
 
 
-def test_local_ray_matches_processes(generic_folder: Path, tmp_path: Path) -> None:
+def test_local_ray_matches_processes(
+    generic_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--ray` without an address starts its own local Ray, even when the environment names a cluster
+    (RAY_ADDRESS, or a running `ray start` head) that ray.init would otherwise join and refuse num_cpus."""
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
     ray_out, local_out = tmp_path / "ray", tmp_path / "local"
     result = run(
         "featurize",

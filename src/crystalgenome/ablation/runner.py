@@ -74,7 +74,7 @@ def _init_ray(workers: int, ray_address: str | None) -> bool:
     if ray_address:
         ray.init(address=ray_address, log_to_driver=False)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
     return True
 
 

@@ -86,7 +86,7 @@ def _run_ray(tasks: Iterator[ShardTask], backend: Backend) -> Iterator[ShardResu
         if backend.ray_address:
             ray.init(address=backend.ray_address, log_to_driver=False)
         else:
-            ray.init(num_cpus=backend.workers, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=backend.workers, include_dashboard=False, log_to_driver=False)
     try:
         remote = ray.remote(compute_shard)
         pending = [remote.remote(task) for task in islice(tasks, backend.in_flight)]

@@ -209,7 +209,7 @@ def _load_points(
     stores: list[FeatureStore], table: pd.DataFrame, *, with_hkl: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points (and Miller indices) and mask of every row of ``table`` (column ``store`` says which
-    store), padded alike."""
+    store), padded alike; each store writes straight into the result, shard by shard."""
     width = max(store.max_num_points for store in stores)
     points = np.zeros((len(table), width, 7 if with_hkl else 4), dtype=np.float32)
     mask = np.zeros((len(table), width), dtype=bool)
@@ -217,12 +217,5 @@ def _load_points(
     for index, store in enumerate(stores):
         chosen = (table["store"] == index).to_numpy()
         if chosen.any():
-            chosen_ids = list(map(str, table.index[chosen]))
-            part, part_mask = store.load_points(chosen_ids)
-            rows = positions[chosen]
-            points[rows, : part.shape[1], :4] = part
-            mask[rows, : part.shape[1]] = part_mask
-            if with_hkl:
-                hkl, _ = store.load_hkl(chosen_ids)
-                points[rows, : hkl.shape[1], 4:] = hkl
+            store.read_into(points, mask, list(map(str, table.index[chosen])), at=positions[chosen])
     return points, mask

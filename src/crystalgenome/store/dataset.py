@@ -31,7 +31,7 @@ from crystalgenome.data import (
 )
 from crystalgenome.data.sources.joined import merge_labels, read_label_table
 from crystalgenome.diffraction import DiffractionSettings
-from crystalgenome.diffraction.clouds import PointClouds
+from crystalgenome.diffraction.clouds import BASE_CHANNELS, MILLER_CHANNELS
 from crystalgenome.store.executors import Backend
 from crystalgenome.store.layout import StoreError, is_store
 from crystalgenome.store.reader import FeatureStore
@@ -213,15 +213,14 @@ def _load_points(
     stores: list[FeatureStore], table: pd.DataFrame, *, with_hkl: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points (and Miller indices) and mask of every row of ``table`` (column ``store`` says which
-    store), padded alike."""
+    store), padded alike; each store writes straight into the result, shard by shard."""
     width = max(store.max_num_points for store in stores)
-    clouds = PointClouds.zeros(len(table), width, with_hkl=with_hkl)
+    channels = MILLER_CHANNELS if with_hkl else BASE_CHANNELS
+    points = np.zeros((len(table), width, channels), dtype=np.float32)
+    mask = np.zeros((len(table), width), dtype=bool)
     positions = np.arange(len(table))
     for index, store in enumerate(stores):
         chosen = (table["store"] == index).to_numpy()
         if chosen.any():
-            chosen_ids = list(map(str, table.index[chosen]))
-            part, part_mask = store.load_points(chosen_ids)
-            hkl = store.load_hkl(chosen_ids)[0] if with_hkl else None
-            clouds.put(positions[chosen], part, part_mask, hkl)
-    return clouds.packed(), clouds.mask
+            store.read_into(points, mask, list(map(str, table.index[chosen])), at=positions[chosen])
+    return points, mask

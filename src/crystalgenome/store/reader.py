@@ -28,6 +28,10 @@ METADATA_COLUMNS = (
 """Per-structure columns the store adds to the source's labels."""
 
 
+_MASK_CHUNK = 65536
+"""Structures per step when writing a mask (bounds the temporaries of :meth:`FeatureStore.read_into`)."""
+
+
 @dataclass(frozen=True)
 class _Shard:
     path: Path
@@ -43,6 +47,7 @@ class FeatureStore:
         store = FeatureStore.open("stores/mp_cgcnn")
         points, mask = store.load_points()      # (n, P, 4) float32, (n, P) bool
         labels = store.labels()                  # properties + space_group_number, crystal_system, ...
+        store.read_into(big, big_mask, ids, at=rows)  # into rows of preallocated arrays, shard by shard
     """
 
     def __init__(self, *, path: Path, manifest: dict[str, Any]) -> None:
@@ -199,6 +204,52 @@ class FeatureStore:
         """Miller indices (n, P, 3) int16 (zero-padded) and the mask of :meth:`load_points`."""
         rows = self.rows(ids)
         return self._gather("hkl", rows, np.int16, 3), self._mask(rows)
+
+    def read_into(
+        self,
+        out: np.ndarray,
+        mask: np.ndarray | None = None,
+        ids: Iterable[str] | None = None,
+        *,
+        at: np.ndarray | None = None,
+    ) -> None:
+        """Write the point clouds of ``ids`` (all when None) straight into rows ``at`` of a preallocated
+        array, one shard at a time: no (n, P, 4) array of the whole selection is ever made.
+
+        Args:
+            out: (N, width, C) array, float32 usually; ``width`` ≥ :attr:`max_num_points`. Channels 0–3
+                get the points; with C = 7, channels 4–6 get the Miller indices (h, k, l). Entries past
+                a structure's points are left as they are (allocate ``out`` with ``np.zeros``).
+            mask: optional (N, width) bool array: its rows ``at`` are set True on real points, False after.
+            ids: material ids (store order when None).
+            at: (len(ids),) rows of ``out`` to write (default 0, 1, ...).
+
+        Raises:
+            KeyError: naming the first id that is not in the store.
+            ValueError: ``out`` or ``mask`` has the wrong shape.
+        """
+        rows = self.rows(ids)
+        at = np.arange(rows.size) if at is None else np.asarray(at, dtype=np.int64)
+        if at.shape != rows.shape:
+            raise ValueError(f"{at.size} target rows for {rows.size} structures")
+        channels = out.shape[-1] if out.ndim == 3 else 0
+        if channels not in (4, 7) or out.shape[1] < self.max_num_points:
+            raise ValueError(f"out must have shape (N, >= {self.max_num_points}, 4 or 7), got {out.shape}")
+        if mask is not None:
+            if mask.shape != out.shape[:2]:
+                raise ValueError(f"mask shape {mask.shape} does not match out {out.shape[:2]}")
+            counts = self._num_points[rows]
+            for start in range(0, rows.size, _MASK_CHUNK):  # bounded (chunk, width) temporaries
+                part = slice(start, start + _MASK_CHUNK)
+                mask[at[part]] = np.arange(mask.shape[1])[None, :] < counts[part, None]
+        names = ("points", "hkl") if channels == 7 else ("points",)
+        for shard, positions, targets in self._by_shard(rows):
+            data = _read_datasets(shard.path, names)
+            width = data["points"].shape[1]
+            destination = at[targets]
+            out[destination, :width, :4] = data["points"][positions]
+            if channels == 7:
+                out[destination, :width, 4:] = data["hkl"][positions]
 
     def load_lattices(self, ids: Iterable[str] | None = None) -> np.ndarray:
         """(n, 3, 3) direct lattices (rows, Å) of the cells that were diffracted."""

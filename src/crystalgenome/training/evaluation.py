@@ -33,7 +33,7 @@ class Evaluation:
     labels: np.ndarray
     probabilities: np.ndarray
     ids: list[str]
-    rotation_invariant: np.ndarray
+    rotation_invariant: np.ndarray  # 1.0 unchanged under the rotations, 0.0 changed, NaN not checked
     class_names: list[str]
 
 
@@ -71,7 +71,11 @@ def evaluate_run(
     fraction, invariant = rotation_invariance(
         run.model, inputs, torch.from_numpy(mask), rotations=invariance_rotations, seed=seed + 12345
     )
-    metrics["rotation_invariance"] = {"value": fraction, "rotations": invariance_rotations}
+    metrics["rotation_invariance"] = {
+        "value": fraction,
+        "rotations": invariance_rotations,
+        "structures": int(np.isfinite(invariant).sum()),
+    }
     metrics["test_time_rotations"] = run.train_config.test_time_rotations if rotations is None else rotations
     metrics["run_dir"] = str(run.run_dir)
     if "members" in run.metrics:  # an ensemble (load_ensemble)
@@ -81,6 +85,11 @@ def evaluate_run(
     if out_dir is not None:
         write_evaluation(evaluation, out_dir)
     return evaluation
+
+
+def _flag(value: float) -> str:
+    """A rotation-invariance flag as predictions.csv writes it: True, False, or empty when not checked."""
+    return "" if np.isnan(value) else str(bool(value))
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> None:
@@ -99,7 +108,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> None:
                 identifier,
                 names[evaluation.labels[row]],
                 names[predicted[row]],
-                bool(evaluation.rotation_invariant[row]),
+                _flag(evaluation.rotation_invariant[row]),
                 *(f"{p:.6g}" for p in evaluation.probabilities[row]),
             ]
         )

@@ -24,6 +24,11 @@ CU_KA_WAVELENGTH = 1.54184
 """Cu Kα wavelength, Å (the limiting sphere |g| ≤ 2/λ of the authors' first preprint)."""
 
 
+APPLY_CHUNK = 4096
+"""Structures normalised per step by :meth:`Normalisation.apply` and :func:`half_cloud_tensors`
+(bounds their temporaries)."""
+
+
 @dataclass(frozen=True)
 class Normalisation:
     """How raw points become network inputs.
@@ -68,16 +73,26 @@ class Normalisation:
     def apply(self, points: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """(n, P, 4) raw points → (n, P, 4) float32 inputs; padded points (mask False) are zero.
 
-        Extra channels beyond the fourth are passed through unchanged.
+        Extra channels beyond the fourth are passed through unchanged. Works through the structures in
+        chunks, so the temporaries stay small whatever n (only the float32 result is the size of the input).
         """
         points = np.asarray(points)
+        mask = None if mask is None else np.asarray(mask, dtype=bool)
         out = np.empty(points.shape, dtype=np.float32)
+        if points.ndim < 3:
+            self._apply_into(out, points, mask)
+            return out
+        for start in range(0, points.shape[0], APPLY_CHUNK):
+            part = slice(start, start + APPLY_CHUNK)
+            self._apply_into(out[part], points[part], None if mask is None else mask[part])
+        return out
+
+    def _apply_into(self, out: np.ndarray, points: np.ndarray, mask: np.ndarray | None) -> None:
         out[..., G] = points[..., G] / self.coordinate_scale
         out[..., INTENSITY] = self.scale_intensity(points[..., INTENSITY])
         out[..., INTENSITY + 1 :] = points[..., INTENSITY + 1 :]
         if mask is not None:
-            out[~np.asarray(mask, dtype=bool)] = 0.0
-        return out
+            out[~mask] = 0.0
 
 
 NORMALISATIONS: dict[str, Normalisation] = {
@@ -133,3 +148,57 @@ def to_tensors(
     mask = check_inputs(points, mask)
     inputs = torch.from_numpy(normalisation.apply(points, mask)).to(device)
     return inputs, torch.from_numpy(mask).to(device)
+
+
+def half_cloud_tensors(
+    points: np.ndarray,
+    mask: np.ndarray | None,
+    normalisation: Normalisation,
+    *,
+    miller_channels: bool,
+    device: str | torch.device = "cpu",
+    chunk: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``friedel_half(*to_tensors(points, mask, normalisation), miller_channels=...)``, the same tensors,
+    built ``chunk`` structures at a time: neither the full-width normalised inputs nor the sort of the
+    whole set are ever held, only the result (about half the size of ``points``) and one chunk.
+
+    Two passes: the first finds the width of the result, the second fills it.
+    """
+    import torch
+
+    from crystalgenome.model import friedel_half
+
+    mask = check_inputs(points, mask)
+    step = chunk or APPLY_CHUNK
+    starts = range(0, len(points), step)
+
+    def halves(start: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        part = slice(start, start + step)
+        real = torch.from_numpy(mask[part])
+        normalised = torch.from_numpy(normalisation.apply(points[part], mask[part]))
+        halved, kept = friedel_half(normalised, real, miller_channels=miller_channels)
+        whole = halved is normalised  # every cloud of the chunk kept whole (not Friedel-symmetric)
+        if whole:  # as friedel_half treats such clouds in a larger batch: real points first
+            order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
+            kept = real.gather(1, order)
+            gathered = normalised.gather(1, order.unsqueeze(-1).expand_as(normalised))
+            halved = torch.where(kept.unsqueeze(-1), gathered, 0.0)
+        return halved, kept, whole
+
+    widths, all_whole = [], True
+    for start in starts:
+        _, kept, whole = halves(start)
+        widths.append(int(kept.sum(dim=1).max()) if kept.numel() else 0)
+        all_whole &= whole
+    if all_whole:  # friedel_half returns such inputs unchanged
+        return to_tensors(points, mask, normalisation, device)
+    width = max(widths)
+    inputs = torch.empty((len(points), width, points.shape[-1]), dtype=torch.float32)
+    out_mask = torch.empty((len(points), width), dtype=torch.bool)
+    for start in starts:
+        halved, kept, _ = halves(start)
+        part, used = slice(start, start + step), min(halved.shape[1], width)
+        inputs[part, :used], out_mask[part, :used] = halved[:, :used], kept[:, :used]
+        inputs[part, used:], out_mask[part, used:] = 0.0, False
+    return inputs.to(device), out_mask.to(device)

@@ -31,7 +31,6 @@ from crystalgenome.model import (
     ModelConfig,
     PointNet,
     count_parameters,
-    friedel_half,
     lattice_inputs,
     resolve_model_config,
 )
@@ -48,7 +47,7 @@ from crystalgenome.training.checkpoint import (
 from crystalgenome.training.config import SPLITS, TrainConfig
 from crystalgenome.training.cpu import keep_freed_memory
 from crystalgenome.training.devices import resolve_device
-from crystalgenome.training.inputs import Normalisation, to_tensors
+from crystalgenome.training.inputs import Normalisation, half_cloud_tensors, to_tensors
 from crystalgenome.training.metrics import classification_metrics, selection_score
 from crystalgenome.training.predict import model_probabilities, rotation_invariance
 from crystalgenome.training.rng import seed_everything
@@ -249,8 +248,12 @@ def _split_metrics(
     metrics = classification_metrics(labels, probabilities, class_names, seed=config.seed)
     metrics["test_time_rotations"] = config.test_time_rotations
     if invariance:
-        fraction, _ = rotation_invariance(model, inputs, mask, batch_size=config.eval_batch_size)
-        metrics["rotation_invariance"] = {"value": fraction, "rotations": 20}
+        fraction, flags = rotation_invariance(model, inputs, mask, batch_size=config.eval_batch_size)
+        metrics["rotation_invariance"] = {
+            "value": fraction,
+            "rotations": 20,
+            "structures": int(np.isfinite(flags).sum()),
+        }
     return metrics
 
 
@@ -316,10 +319,13 @@ FRAME_CHUNK = 4096
 def precompute_frames(inputs: torch.Tensor, chunk: int = FRAME_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`~crystalgenome.model.lattice_inputs` of every normalised cloud, in chunks: (n, P, C − 3)
     inputs in the standard frame and (n, 6) cells, the same as a lattice-frame model computes per batch."""
-    parts = [lattice_inputs(inputs[start : start + chunk]) for start in range(0, inputs.shape[0], chunk)]
-    if not parts:
-        return inputs[..., :-3], inputs.new_zeros(0, 6)
-    return torch.cat([framed for framed, _ in parts]), torch.cat([cell for _, cell in parts])
+    framed = inputs.new_empty((*inputs.shape[:2], inputs.shape[2] - 3))  # filled in place: no second copy
+    cell = inputs.new_zeros((inputs.shape[0], 6))
+    for start in range(0, inputs.shape[0], chunk):
+        framed[start : start + chunk], cell[start : start + chunk] = lattice_inputs(
+            inputs[start : start + chunk]
+        )
+    return framed, cell
 
 
 def _prepare_data(
@@ -334,9 +340,12 @@ def _prepare_data(
     labels = np.asarray(labels, dtype=np.int64)
     if labels.min(initial=0) < 0 or labels.max(initial=0) >= model_config.num_classes:
         raise ValueError("labels must be class indices into class_names")
-    inputs, input_mask = to_tensors(points, mask, normalisation, device)
-    if model_config.friedel_half:
-        inputs, input_mask = friedel_half(inputs, input_mask, miller_channels=model_config.needs_hkl)
+    if model_config.friedel_half:  # built chunk by chunk (never the full-width inputs of every structure)
+        inputs, input_mask = half_cloud_tensors(
+            points, mask, normalisation, miller_channels=model_config.needs_hkl, device=device
+        )
+    else:
+        inputs, input_mask = to_tensors(points, mask, normalisation, device)
     data = _Data(
         inputs, input_mask, labels, torch.from_numpy(labels).to(device), split_indices(split, labels.size)
     )

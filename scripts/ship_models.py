@@ -72,10 +72,26 @@ def _test_ids_hash(run_dir: Path) -> str:
     return hashlib.sha256("\n".join(sorted(test)).encode()).hexdigest()[:16]
 
 
+def _second_metric(name: str) -> str:
+    """The card's second column: accuracy beside ROC-AUC, balanced accuracy beside accuracy."""
+    return "balanced_accuracy" if name == "accuracy" else "accuracy"
+
+
 def _metric_line(label: str, metrics: dict[str, Any], name: str) -> str:
     entry = metrics[name]
     low, high = entry["ci95"]
-    return f"| {label} | {entry['value']:.3f} [{low:.3f}, {high:.3f}] | {metrics['accuracy']['value']:.3f} |"
+    second = metrics[_second_metric(name)]["value"]
+    return f"| {label} | {entry['value']:.3f} [{low:.3f}, {high:.3f}] | {second:.3f} |"
+
+
+def _probes_note(run_dir: Path) -> str:
+    """Which probes' patterns a boosted run's descriptors read besides the cell's own radiation."""
+    if not (run_dir / "boosted.json").is_file():
+        return "."
+    pattern = _json(run_dir / "boosted.json")["features"].get("pattern") or {}
+    probes = [probe for probe in pattern.get("probes", ["xray"]) if probe != "xray"] + ["unit"]
+    probes = list(dict.fromkeys(probes))
+    return f" (the trees' descriptors also read {', '.join(probes)}-scatterer patterns of the same cell)."
 
 
 def _describe(run_dir: Path) -> str:
@@ -122,7 +138,7 @@ def model_card(task: str, run_dir: Path, runs: Path, chosen_from: dict[str, floa
         "",
         "## Test metrics (95% bootstrap intervals), beside the baselines on the same test structures",
         "",
-        f"| model | {name} | accuracy |",
+        f"| model | {name} | {_second_metric(name).replace('_', ' ')} |",
         "| --- | --- | --- |",
         _metric_line(f"**this model** (`{run_dir.name}`)", metrics, name),
     ]
@@ -158,8 +174,7 @@ def model_card(task: str, run_dir: Path, runs: Path, chosen_from: dict[str, floa
         f"- Labels: thresholds {record['thresholds']} (the published code's defaults).",
         f"- Cell: the {settings['cell']} cell standardised by {settings['symmetry_backend']} at symprec "
         f"{settings['symprec']} Å; Miller box |h|,|k|,|l| ≤ {settings['max_miller']}; "
-        f"{settings['radiation']} pattern (the trees' rich descriptors also read neutron and unit-scatterer "
-        "patterns of the same cell).",
+        f"{settings['radiation']} pattern{_probes_note(run_dir)}",
         f"- Data fingerprint: `{record['data_fingerprint']}`.",
         "",
         "## Reproduce",

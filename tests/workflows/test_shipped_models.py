@@ -44,6 +44,11 @@ def test_models_lists_headline_metrics_and_prints_a_card() -> None:
     rows = json.loads(listing.stdout)
     assert [row["model"] for row in rows] == sorted(TASKS)
     assert all(("roc_auc" in row) or ("accuracy" in row) for row in rows)
+    # the headline metric is the one model selection uses: accuracy for multi-class tasks
+    assert {row["model"]: row["metric"] for row in rows}["crystal_system"] == "accuracy"
+    table = run("models")
+    system_line = next(line for line in table.stdout.splitlines() if line.startswith("crystal_system\t"))
+    assert "\taccuracy 0.9" in system_line
     card = run("models", "metal")
     assert card.returncode == 0 and card.stdout.startswith("# crystalgenome shipped model: `metal`")
     unknown = run("models", "band_gap")

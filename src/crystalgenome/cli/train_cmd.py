@@ -253,7 +253,7 @@ def _models(name: str | None, output_format: str) -> None:
         return
     lines = ["task\tmodel\ttest metric [95% CI]\ttest size"]
     for row in rows:
-        metric = "roc_auc" if "roc_auc" in row else "accuracy"
+        metric = row["metric"]
         entry = row.get(metric)
         low, high = ("?", "?") if entry is None else entry["ci95"]
         shown = "-" if entry is None else f"{metric} {entry['value']:.3f} [{low:.3f}, {high:.3f}]"

@@ -64,7 +64,8 @@ def model_card(model: str | Path) -> str:
 
 
 def headline_metrics(model: str | Path) -> dict[str, Any]:
-    """Task, model kind and test ROC-AUC / accuracy with 95% intervals of a run folder."""
+    """Task, model kind and test ROC-AUC / accuracy with 95% intervals of a run folder; ``metric`` names
+    the headline one (ROC-AUC for two classes, accuracy for more, as model selection uses)."""
     run_dir = resolve_model_dir(model)
     record = json.loads((run_dir / "dataset.json").read_text(encoding="utf-8"))
     metrics_path = run_dir / "evaluation" / "metrics.json"
@@ -77,6 +78,7 @@ def headline_metrics(model: str | Path) -> dict[str, Any]:
         "kind": "boosted trees" if is_boosted_run(run_dir) else "PointNet",
         "classes": record["class_names"],
         "test_size": record.get("split_sizes", {}).get("test"),
+        "metric": "roc_auc" if len(record["class_names"]) == 2 else "accuracy",
     }
     for name in ("roc_auc", "accuracy"):
         if isinstance(metrics.get(name), dict) and metrics[name].get("value") is not None:

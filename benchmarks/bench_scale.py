@@ -30,7 +30,7 @@ tree occupies).
 
 Usage::
 
-    python benchmarks/bench_scale.py [--scratch /work/scratch/scale] [--count 300000]
+    python benchmarks/bench_scale.py [--scratch DIR (default: the user cache's bench-scale/)] [--count 300000]
         [--steps source,featurize,train,ray] [--ray-limit N] [--threads N] [--label NAME]
 
 Results go to ``SCRATCH/results.json`` (one entry per step, kept across runs) and a table on stdout.
@@ -536,7 +536,7 @@ def table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=default_data())
-    parser.add_argument("--scratch", type=Path, default=Path("/work/scratch/scale"))
+    parser.add_argument("--scratch", type=Path, default=None, help="Work folder (about 4 GB).")
     parser.add_argument("--count", type=int, default=300_000)
     parser.add_argument("--strain", type=float, default=0.03, help="largest strain component")
     parser.add_argument("--seed", type=int, default=0)
@@ -549,6 +549,10 @@ def main() -> None:
     if args.prepare_only is not None:
         prepare_only(args.prepare_only)
         return
+    if args.scratch is None:
+        from crystalgenome.utils.paths import cache_dir
+
+        args.scratch = cache_dir("bench-scale")
     args.scratch.mkdir(parents=True, exist_ok=True)
     args.source = args.scratch / "strained"
     results_path = args.scratch / "results.json"

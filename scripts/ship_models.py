@@ -206,6 +206,15 @@ def _sanitised_record(run_dir: Path) -> dict[str, Any]:
     return record
 
 
+def _without_run_paths(text: str, run_dir: Path, task: str) -> str:
+    """``text`` with the training machine's path of ``run_dir`` (as given and resolved) replaced by
+    ``task``: shipped files name no folder of the machine that trained them."""
+    paths = {str(run_dir.resolve()), str(run_dir.absolute()), str(run_dir)}
+    for path in sorted(paths, key=len, reverse=True):
+        text = text.replace(path, task)
+    return text
+
+
 def ship(task: str, runs: Path, dest: Path) -> str:
     scores = {name: validation_score(runs / name) for name in CANDIDATES[task] if (runs / name).is_dir()}
     if not scores:
@@ -217,11 +226,15 @@ def ship(task: str, runs: Path, dest: Path) -> str:
     (target / "evaluation").mkdir(parents=True)
     for name in SHIPPED_FILES:
         if (chosen / name).is_file() and name != "dataset.json":
-            shutil.copy2(chosen / name, target / name)
+            if name.endswith(".json"):
+                (target / name).write_text(_without_run_paths((chosen / name).read_text(), chosen, task))
+            else:
+                shutil.copy2(chosen / name, target / name)
     (target / "dataset.json").write_text(json.dumps(_sanitised_record(chosen), indent=2) + "\n")
     metrics = _json(chosen / "evaluation" / "metrics.json")
     metrics["run_dir"] = task
-    (target / "evaluation" / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    text = _without_run_paths(json.dumps(metrics, indent=2) + "\n", chosen, task)
+    (target / "evaluation" / "metrics.json").write_text(text)
     (target / "MODEL_CARD.md").write_text(model_card(task, chosen, runs, scores))
     return chosen.name
 

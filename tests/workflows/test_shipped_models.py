@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,21 @@ def test_every_task_ships_a_small_model_with_a_card() -> None:
         assert "Test split" in card and "validation" in card
         record = json.loads((PRETRAINED_DIR / task / "dataset.json").read_text())
         assert not any("/" in path for path in record["data"])  # no path of the training machine
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_shipped_files_name_no_folder_of_the_training_machine() -> None:
+    absolute = re.compile(r"(^|[\s=])/[A-Za-z]")
+    for path in PRETRAINED_DIR.rglob("*.json"):
+        leaked = [text for text in _strings(json.loads(path.read_text())) if absolute.search(text)]
+        assert not leaked, f"{path.relative_to(PRETRAINED_DIR)}: {leaked[:2]}"
 
 
 def test_models_lists_headline_metrics_and_prints_a_card() -> None:

@@ -49,11 +49,18 @@ class TextSource(Source):
 
 BROKEN_CIF = "data_broken\n_cell_length_a 3.0\nthis is not a CIF\n"
 
-OVERLAPPING_CIF = """data_overlap
+
+def p1_cif(
+    name: str, lengths: tuple[float, float, float], atoms: list[tuple[str, float, float, float]]
+) -> str:
+    """A P1 CIF with an orthogonal cell (Å) and ``(element, x, y, z)`` fractional sites, occupancy 1."""
+    a, b, c = lengths
+    sites = "".join(f"  {el}  {el}{i}  {x}  {y}  {z}  1\n" for i, (el, x, y, z) in enumerate(atoms))
+    return f"""data_{name}
 _symmetry_space_group_name_H-M   'P 1'
-_cell_length_a   4.0
-_cell_length_b   4.0
-_cell_length_c   4.0
+_cell_length_a   {a}
+_cell_length_b   {b}
+_cell_length_c   {c}
 _cell_angle_alpha   90
 _cell_angle_beta   90
 _cell_angle_gamma   90
@@ -68,9 +75,10 @@ loop_
  _atom_site_fract_y
  _atom_site_fract_z
  _atom_site_occupancy
-  Na  Na0  0.0  0.0  0.0  1
-  Cl  Cl1  0.01  0.0  0.0  1
-"""
+{sites}"""
+
+
+OVERLAPPING_CIF = p1_cif("overlap", (4.0, 4.0, 4.0), [("Na", 0.0, 0.0, 0.0), ("Cl", 0.01, 0.0, 0.0)])
 
 
 GENERIC_LABELS = {

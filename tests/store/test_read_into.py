@@ -7,36 +7,14 @@ import pytest
 
 from crystalgenome.diffraction import DiffractionSettings
 from crystalgenome.store import FeatureStore, featurize
-from tests.store.store_fixtures import TextSource
-
-CSCL_CIF = """data_cscl
-_symmetry_space_group_name_H-M   'P 1'
-_cell_length_a   {a}
-_cell_length_b   {b}
-_cell_length_c   {c}
-_cell_angle_alpha   90
-_cell_angle_beta   90
-_cell_angle_gamma   90
-_symmetry_Int_Tables_number   1
-loop_
- _symmetry_equiv_pos_as_xyz
-  'x, y, z'
-loop_
- _atom_site_type_symbol
- _atom_site_label
- _atom_site_fract_x
- _atom_site_fract_y
- _atom_site_fract_z
- _atom_site_occupancy
-  Cs  Cs0  0.0  0.0  0.0  1
-  Cl  Cl1  0.5  0.5  0.5  1
-"""
+from tests.store.store_fixtures import TextSource, p1_cif
 
 
 @pytest.fixture(scope="module")
 def sphere_store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
     """Eight small tetragonal/orthorhombic cells in shards of 3, limiting sphere: shards differ in width."""
-    texts = {f"s{i}": CSCL_CIF.format(a=3.0 + 0.3 * i, b=3.1 + 0.2 * i, c=2.6 + 0.45 * i) for i in range(8)}
+    cscl = [("Cs", 0.0, 0.0, 0.0), ("Cl", 0.5, 0.5, 0.5)]
+    texts = {f"s{i}": p1_cif("cscl", (3.0 + 0.3 * i, 3.1 + 0.2 * i, 2.6 + 0.45 * i), cscl) for i in range(8)}
     path = tmp_path_factory.mktemp("read_into") / "store"
     settings = DiffractionSettings(wavelength="CuKa", cell="input")
     featurize(TextSource(texts), path, settings=settings, shard_size=3, progress=False)

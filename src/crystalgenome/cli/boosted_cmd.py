@@ -9,14 +9,26 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import reports_errors
-from crystalgenome.cli.options import diffraction_options, with_diffraction_options
-from crystalgenome.cli.train_cmd import TASK_HELP, THRESHOLD_HELP, headline, thresholds_for
+from crystalgenome.cli.options import (
+    ClassWeightingOption,
+    DataOption,
+    LabelsOption,
+    LimitOption,
+    ProgressOption,
+    SplitOption,
+    TaskOption,
+    ThresholdOption,
+    WorkersOption,
+    diffraction_options,
+    with_diffraction_options,
+)
+from crystalgenome.cli.train_cmd import headline, thresholds_for
 
 
 @with_diffraction_options("cell")
 def baseline(
-    data: list[Path] = typer.Option(..., "--data", help="Dataset or feature store; repeat to join several."),
-    task: str = typer.Option(..., "--task", help=TASK_HELP),
+    data: DataOption,
+    task: TaskOption,
     out: Path = typer.Option(..., "--out", help="Run folder."),
     features: str = typer.Option(
         "pattern",
@@ -26,16 +38,16 @@ def baseline(
     ),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the split (the PointNet's --seed)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the trees' feature subsampling."),
-    threshold: float | None = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
-    split: str = typer.Option("random", "--split", help="random, grouped, a split JSON or an authors' CSV."),
-    labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
+    threshold: ThresholdOption = None,
+    split: SplitOption = "random",
+    labels: LabelsOption = None,
     config: Path | None = typer.Option(None, "--config", help="BoostConfig JSON (options override it)."),
     max_rounds: int | None = typer.Option(None, "--max-rounds", help="Boosting rounds fitted."),
-    class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
-    limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
-    workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
+    class_weighting: ClassWeightingOption = None,
+    limit: LimitOption = None,
+    workers: WorkersOption = 2,
     diffraction: dict[str, Any] | None = None,
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: ProgressOption = True,
 ) -> None:
     """Train a gradient-boosted tree model on pattern descriptors or composition for TASK, on the same
     split as `crystalgenome train`, and evaluate it on the test split (metrics.json with 95% intervals)."""

@@ -1,6 +1,6 @@
-"""The diffraction options of the commands, declared once: ``diffract``, ``featurize``, ``train`` and
-``baseline`` get them from :func:`with_diffraction_options` and build their settings with
-:func:`diffraction_options`."""
+"""Options shared by several commands, declared once: the diffraction options (``diffract``,
+``featurize``, ``train`` and ``baseline`` get them from :func:`with_diffraction_options` and build their
+settings with :func:`diffraction_options`) and the task-data options of ``train`` and ``baseline``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import enum
 import functools
 import inspect
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,6 +55,30 @@ MaxPointsOption = Annotated[
     int | None,
     typer.Option("--max-points", help="Cap on the number of points per structure (default 200000)."),
 ]
+
+
+TASK_HELP = (
+    "crystal_system, crystal_family, trigonal_hexagonal, metal, bulk_modulus, shear_modulus, stability"
+)
+THRESHOLD_HELP = "Class threshold: K/G_VRH in GPa, e_above_hull in eV/atom; for metal the insulator gap, eV."
+
+DataOption = Annotated[
+    list[Path], typer.Option("--data", help="Dataset or feature store; repeat to join several.")
+]
+TaskOption = Annotated[str, typer.Option("--task", help=TASK_HELP)]
+ThresholdOption = Annotated[float | None, typer.Option("--threshold", help=THRESHOLD_HELP)]
+SplitOption = Annotated[
+    str, typer.Option("--split", help="random, grouped, a split JSON or an authors' CSV.")
+]
+LabelsOption = Annotated[
+    Path | None, typer.Option("--labels", help="Extra label table joined by material id.")
+]
+ClassWeightingOption = Annotated[str | None, typer.Option("--class-weighting", help="none or balanced.")]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", help="Use only the first N structures of each source.")
+]
+WorkersOption = Annotated[int, typer.Option("--workers", help="Processes for featurizing a source.")]
+ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress")]
 
 
 DIFFRACTION_OPTIONS = (

@@ -10,12 +10,20 @@ from typing import Any
 import typer
 
 from crystalgenome.cli.common import emit, fail, reports_errors
-from crystalgenome.cli.options import diffraction_options, with_diffraction_options
-
-TASK_HELP = (
-    "crystal_system, crystal_family, trigonal_hexagonal, metal, bulk_modulus, shear_modulus, stability"
+from crystalgenome.cli.options import (
+    ClassWeightingOption,
+    DataOption,
+    LabelsOption,
+    LimitOption,
+    ProgressOption,
+    SplitOption,
+    TaskOption,
+    ThresholdOption,
+    WorkersOption,
+    diffraction_options,
+    with_diffraction_options,
 )
-THRESHOLD_HELP = "Class threshold: K/G_VRH in GPa, e_above_hull in eV/atom; for metal the insulator gap, eV."
+
 THRESHOLD_FIELDS = {
     "metal": "insulator_gap",
     "bulk_modulus": "bulk_modulus",
@@ -41,8 +49,8 @@ def headline(metrics: dict) -> dict:
 
 @with_diffraction_options("radiation", "max_miller", "cell")
 def train(
-    data: list[Path] = typer.Option(..., "--data", help="Dataset or feature store; repeat to join several."),
-    task: str = typer.Option(..., "--task", help=TASK_HELP),
+    data: DataOption,
+    task: TaskOption,
     out: Path = typer.Option(..., "--out", help="Run folder (resumed when it already holds this run)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs (default: the default's)."),
     seed: int = typer.Option(0, "--seed", help="Seed of weights, data order, augmentation and split."),
@@ -51,9 +59,9 @@ def train(
         "--split-seed",
         help="Seed of the split alone (default: --seed); fix it to train ensemble members.",
     ),
-    threshold: float | None = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
-    split: str = typer.Option("random", "--split", help="random, grouped, a split JSON or an authors' CSV."),
-    labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
+    threshold: ThresholdOption = None,
+    split: SplitOption = "random",
+    labels: LabelsOption = None,
     model: str | None = typer.Option(
         None,
         "--model",
@@ -63,13 +71,13 @@ def train(
     config: Path | None = typer.Option(None, "--config", help="TrainConfig JSON (options override it)."),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     lr: float | None = typer.Option(None, "--lr", help="Initial learning rate."),
-    class_weighting: str | None = typer.Option(None, "--class-weighting", help="none or balanced."),
-    limit: int | None = typer.Option(None, "--limit", help="Use only the first N structures of each source."),
+    class_weighting: ClassWeightingOption = None,
+    limit: LimitOption = None,
     threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's)."),
-    workers: int = typer.Option(2, "--workers", help="Processes for featurizing a source."),
+    workers: WorkersOption = 2,
     diffraction: dict[str, Any] | None = None,
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: ProgressOption = True,
 ) -> None:
     """Train a PointNet classifier for TASK on SOURCE and evaluate it on the held-out test split.
 
@@ -132,8 +140,8 @@ def evaluate(
     out: Path | None = typer.Option(
         None, "--out", help="Metrics and figures folder (default RUN_DIR/evaluation)."
     ),
-    labels: Path | None = typer.Option(None, "--labels", help="Extra label table joined by material id."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    labels: LabelsOption = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Metrics with bootstrap 95% intervals, rotation invariance, and figures (ROC, PR, confusion, curves).
 

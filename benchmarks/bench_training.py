@@ -117,8 +117,13 @@ def worker(args: argparse.Namespace) -> None:
     package = importlib.import_module("crystalgenome")  # before torch, as in `crystalgenome train`
     import torch
 
-    from crystalgenome.training.devices import resolve_device
+    from crystalgenome.training import trainer
     from crystalgenome.training.trainer import train_one_epoch
+
+    try:
+        from crystalgenome.training.devices import resolve_device
+    except ModuleNotFoundError:  # the baseline tree, before trainer.py was split
+        resolve_device = trainer.resolve_device
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

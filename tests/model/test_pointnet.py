@@ -175,3 +175,44 @@ def test_deterministic_given_seed() -> None:
         outputs.append(model(torch.ones(2, 5, 4)))
     assert torch.equal(*outputs)
     assert torch.isfinite(outputs[0]).all()
+
+
+def test_max_pool_gradient_goes_to_every_maximum() -> None:
+    """The max pool's backward pass (arithmetic indicator) equals (x == max) · grad, ties included."""
+    from crystalgenome.model.pointnet import max_over_points
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 20, 5, dtype=torch.float64)
+    x[0, 7] = x[0, 3]  # a tie at the maximum of some channels
+    x[1, :, 2] = 1.5  # every point tied
+    x[2, 4:, 1] = -torch.inf  # padding
+    x.requires_grad_(True)
+    grad = torch.randn(3, 5, dtype=torch.float64)
+    max_over_points(x).backward(grad)
+    values = x.detach().amax(dim=1, keepdim=True)
+    expected = (x.detach() == values) * grad.unsqueeze(1)
+    assert torch.equal(x.grad, expected)
+
+
+def test_row_linear_matches_linear() -> None:
+    """RowLinear (narrow input: xᵀ·grad weight gradient) gives nn.Linear's output and gradients."""
+    from crystalgenome.model.pointnet import RowLinear
+
+    torch.manual_seed(0)
+    for bias in (False, True):
+        for width_in in (4, 64):
+            row = RowLinear(width_in, 32, bias=bias).double()
+            plain = torch.nn.Linear(width_in, 32, bias=bias).double()
+            plain.load_state_dict(row.state_dict())
+            x = torch.randn(500, width_in, dtype=torch.float64, requires_grad=True)
+            grad = torch.randn(500, 32, dtype=torch.float64)
+            out_row = row(x)
+            out_row.backward(grad)
+            grad_x = x.grad.clone()
+            x.grad = None
+            out_plain = plain(x)
+            out_plain.backward(grad)
+            torch.testing.assert_close(out_row, out_plain)
+            torch.testing.assert_close(grad_x, x.grad)
+            for mine, theirs in zip(row.parameters(), plain.parameters(), strict=True):
+                torch.testing.assert_close(mine.grad, theirs.grad)

@@ -115,3 +115,34 @@ def test_augment_batch_shapes() -> None:
     points, mask = torch.randn(4, 9, 4), torch.ones(4, 9, dtype=torch.bool)
     out, out_mask = augment_batch(points, mask, generator=torch.Generator().manual_seed(0))
     assert out.shape == points.shape and out_mask.shape == mask.shape
+
+
+def test_order_invariant_draws_the_permutation_without_applying_it() -> None:
+    """order_invariant: the same rotation, points in their original order, the generator advanced as
+    by a permutation; a PointNet's loss and gradients are those of the permuted batch up to rounding."""
+    from crystalgenome.model import ModelConfig, PointNet
+
+    torch.manual_seed(0)
+    points, mask = torch.randn(6, 30, 4), torch.ones(6, 30, dtype=torch.bool)
+    mask[2, 25:] = False
+    points[~mask] = 0.0
+    permuted_generator, kept_generator = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    permuted = augment_batch(points, mask, generator=permuted_generator)
+    kept = augment_batch(points, mask, generator=kept_generator, order_invariant=True)
+    assert torch.equal(kept[1], mask)
+    assert torch.equal(permuted_generator.get_state(), kept_generator.get_state())
+    assert torch.equal(
+        kept[0], augment_batch(points, mask, generator=torch.Generator().manual_seed(3), permute=False)[0]
+    )
+    model = PointNet(ModelConfig(num_classes=3, dropout=0.0)).double()
+    assert model.order_invariant
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    grads = []
+    for batch_points, batch_mask in (permuted, kept):
+        model.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch_points.double(), batch_mask), labels)
+        loss.backward()
+        grads.append((loss.detach(), [parameter.grad.clone() for parameter in model.parameters()]))
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+    for first, second in zip(grads[0][1], grads[1][1], strict=True):
+        torch.testing.assert_close(first, second)

@@ -127,12 +127,35 @@ class _MaxOverPoints(torch.autograd.Function):
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
         x, values = ctx.saved_tensors
-        return (x == values.unsqueeze(1)) * grad.unsqueeze(1)
+        # 1 where x equals the maximum, else 0: sign(x − max) + 1, since x − max ≤ 0 is zero exactly
+        # when x = max. The same as (x == max) * grad (every tied point gets the gradient), in
+        # arithmetic kernels that run several times faster on CPU than a comparison and a bool product.
+        return (x - values.unsqueeze(1)).sign_().add_(1).mul_(grad.unsqueeze(1))
 
 
 def max_over_points(x: torch.Tensor) -> torch.Tensor:
     """(B, P, C) → (B, C), the symmetric function that makes PointNet permutation invariant."""
     return _MaxOverPoints.apply(x)
+
+
+NARROW_INPUT = 16
+"""A :class:`RowLinear` with at most this many input channels computes its weight gradient as xᵀ · grad."""
+
+
+class RowLinear(nn.Linear):
+    """``nn.Linear`` on rows (N, C), the same parameters and result.
+
+    With few input channels (at most :data:`NARROW_INPUT`, e.g. a PointNet's first layer) the product
+    is taken with a contiguous copy of the transposed weight, so that autograd forms the weight
+    gradient as xᵀ · grad, (C_in × N) · (N × C_out), instead of gradᵀ · x: on CPU about 3× faster for
+    C_in = 4, N = 11,000 (the other shapes gain nothing).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_features > NARROW_INPUT or x.dim() != 2:
+            return super().forward(x)
+        weight = self.weight.t().contiguous()
+        return x @ weight if self.bias is None else torch.addmm(self.bias, x, weight)
 
 
 class SharedMLP(nn.Sequential):
@@ -146,7 +169,7 @@ class SharedMLP(nn.Sequential):
     def __init__(self, widths: Sequence[int], *, final_relu: bool = True) -> None:
         layers: list[nn.Module] = []
         for index, (width_in, width_out) in enumerate(pairwise(widths)):
-            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out)]
+            layers += [RowLinear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out)]
             if final_relu or index < len(widths) - 2:
                 layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
@@ -244,6 +267,10 @@ class PointNet(nn.Module):
     Exactly invariant to the order of the points and to padding (up to float rounding); with
     ``frame="lattice"`` also to rotations of the coordinates.
     """
+
+    order_invariant = True
+    """The output does not depend on the order of the points (up to float rounding): training draws
+    but does not apply random point orders (:func:`~crystalgenome.training.augment.augment_batch`)."""
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()

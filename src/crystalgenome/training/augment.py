@@ -106,10 +106,18 @@ def augment_batch(
     generator: torch.Generator | None = None,
     max_angle_degrees: float = 180.0,
     permute: bool = True,
+    order_invariant: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One random rotation per cloud (one batched matmul) and, optionally, a random point order."""
+    """One random rotation per cloud (one batched matmul) and, optionally, a random point order.
+
+    With ``order_invariant`` (the model's output does not depend on the order of the points, as a
+    PointNet's does not, up to float rounding) a permutation is drawn but not applied: the generator
+    advances exactly as if it were, so later batches are the same, and the sort and gathers are saved.
+    """
     rotations = random_rotations(points.shape[0], generator=generator, max_angle_degrees=max_angle_degrees)
     points = rotate(points, rotations.to(points.device, points.dtype))
-    if permute:
+    if permute and order_invariant:
+        torch.rand(mask.shape, generator=generator)  # the draw of permute_points, not applied
+    elif permute:
         points, mask = permute_points(points, mask, generator=generator)
     return points, mask

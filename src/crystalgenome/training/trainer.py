@@ -169,6 +169,7 @@ def train_one_epoch(
     if len(batches) > 1 and batches[-1].numel() < config.batch_size:
         batches.pop()  # a tiny last batch makes BatchNorm statistics noisy
     augment = "train" in config.augment and cell is None
+    order_invariant = bool(getattr(getattr(model, "module", model), "order_invariant", False))
     loss_sum, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
     for batch in _progress(batches, enabled=progress, desc=description, leave=False, unit="batch"):
@@ -182,6 +183,7 @@ def train_one_epoch(
                 generator=generator,
                 max_angle_degrees=config.rotation_range,
                 permute=config.permute,
+                order_invariant=order_invariant,
             )
         if distributed is not None:
             points, point_mask, target = distributed.shard(points, point_mask, target)

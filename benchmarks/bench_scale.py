@@ -55,7 +55,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 COPIES = 10
-_CELL_TAGS = (
+_CELL_TAGS = (  # crystalgenome.structures.io.CIF_CELL_TAGS, kept here: --steps load also runs old trees
     "_cell_length_a",
     "_cell_length_b",
     "_cell_length_c",

@@ -20,6 +20,7 @@ from functools import cache
 import numpy as np
 
 from crystalgenome.structures import Cell
+from crystalgenome.structures.io import CIF_CELL_TAGS
 
 SITE_TOLERANCE = 1e-4
 """Fractional distance under which pymatgen's ``CifParser`` merges two sites; such files fall back."""
@@ -30,14 +31,6 @@ FRAC_TOLERANCE = 1e-4
 MIN_THICKNESS = 0.01
 """Smallest interplanar spacing d(100), d(010), d(001) pymatgen accepts, Å; thinner cells fall back."""
 
-_CELL_KEYS = (
-    "_cell_length_a",
-    "_cell_length_b",
-    "_cell_length_c",
-    "_cell_angle_alpha",
-    "_cell_angle_beta",
-    "_cell_angle_gamma",
-)
 _SYMOP_KEYS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")
 _XYZ_KEYS = ("_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z")
 
@@ -198,7 +191,7 @@ def read_p1_cif(text: str) -> Cell | None:
     if any("magn" in tag or "moment" in tag for tag in tags):
         return None
     try:
-        parameters = [float(values[key]) for key in _CELL_KEYS]
+        parameters = [float(values[key]) for key in CIF_CELL_TAGS]
     except (KeyError, ValueError):
         return None
     symops = [(h, r) for h, r in loops if any(k in h for k in _SYMOP_KEYS)]

@@ -41,7 +41,7 @@ FORMAT_BY_SUFFIX = {
 HYDROGEN_ISOTOPES = ("H", "D", "T")
 """Hydrogen and its isotopes as pymatgen names them (``Element("D").name == "D"``)."""
 
-_CELL_KEYS = (
+CIF_CELL_TAGS = (
     "_cell_length_a",
     "_cell_length_b",
     "_cell_length_c",
@@ -49,6 +49,7 @@ _CELL_KEYS = (
     "_cell_angle_beta",
     "_cell_angle_gamma",
 )
+"""The CIF tags of the cell: a, b, c (Å), then α, β, γ (degrees)."""
 _LOOP = "symbolic link loop (following the link leads back to it); remove or fix the link"
 _UNCERTAINTY = re.compile(r"\(\d+\)$")
 _SYMBOL = re.compile(r"[A-Za-z]+")
@@ -361,7 +362,7 @@ def _cell_problem(block: dict[str, Any]) -> str | None:
     """Why the cell parameters of a CIF block are not a real cell, or None (also when some are missing:
     pymatgen infers those from the symmetry where it can)."""
     values = []
-    for key in _CELL_KEYS:
+    for key in CIF_CELL_TAGS:
         label = key.removeprefix("_cell_").replace("_", " ")
         raw = block.get(key)
         if raw is None:
@@ -380,7 +381,7 @@ def _cif_failure(reasons: list[str], blocks: list[dict[str, Any]], exc: Exceptio
     """A readable reason for a CIF pymatgen found no structure in (its warnings hold the cause)."""
     cause = reasons[-1].splitlines()[-1] if reasons else _first_line(exc)
     block = blocks[0]
-    missing = [key for key in _CELL_KEYS if key not in block]
+    missing = [key for key in CIF_CELL_TAGS if key not in block]
     if missing:
         return (
             f"no {', '.join(missing)} in the CIF, and its symmetry does not give them: the cell is incomplete"

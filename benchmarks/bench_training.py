@@ -8,17 +8,19 @@ and train without rotations, as ``crystalgenome train`` does (``TrainConfig.defa
 
 Each code path runs in its own worker process, prepared as ``train`` prepares its data: this tree
 (Friedel half-clouds where the config asks for them, lattice frames computed once, the allocator
-setting, OpenMP threads that spin only briefly before sleeping) and the tree of a baseline git
+setting, OpenMP threads that spin only briefly before sleeping, fused Adam, and bfloat16 mixed
+precision where ``TrainConfig.precision`` resolves to it) and the tree of a baseline git
 revision (``--baseline``, default the commit before this work: full clouds, a least-squares frame per
 batch), extracted to a temporary folder. The two alternate, ``--rounds`` times each, so that both
 see the same load. Figures are samples per second of wall time and per CPU-second (the steadier one
 on a shared machine), best and median over the timed epochs, and their ratio new / baseline. The
 benchmark also counts the floating-point operations of one training step (``torch.utils.flop_counter``)
-and times a large ``torch.mm`` with the same threads, for the fraction of this machine's
-matrix-multiply peak that training reaches.
+and times a large ``torch.mm`` with the same threads and in the precision the tree trains in, for
+the fraction of this machine's matrix-multiply peak that training reaches.
 
     .venv/bin/python benchmarks/bench_training.py                      # default, lattice, lattice_symmetry
     .venv/bin/python benchmarks/bench_training.py --config lattice --threads 1 --rounds 3
+    .venv/bin/python benchmarks/bench_training.py --precision float32   # as on a CPU without bfloat16
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def _prepared(args: argparse.Namespace, device: object) -> tuple[object, ...]:
 
     model_config = resolve_model_config(args.config).replace(num_classes=7)
     config = TrainConfig.default_for(model_config).replace(batch_size=args.batch_size, device=str(device))
+    if args.precision and hasattr(config, "precision"):  # the baseline tree trains in float32
+        config = config.replace(precision=args.precision)
     points = synthetic_clouds(args.samples, args.max_miller, with_hkl=model_config.needs_hkl)
     labels = np.random.default_rng(0).integers(0, 7, args.samples)
     cell = None
@@ -93,7 +97,7 @@ def _prepared(args: argparse.Namespace, device: object) -> tuple[object, ...]:
         mask = torch.ones(inputs.shape[:2], dtype=torch.bool, device=device)
     torch.manual_seed(0)
     model = PointNet(model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = trainer._make_optimizer(model, config)  # each tree's own (fused Adam in this one)
     return model, optimizer, inputs, mask, torch.from_numpy(labels).to(device), cell, config
 
 
@@ -127,8 +131,9 @@ def worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    peak = matmul_peak(args.threads)
     model, optimizer, inputs, mask, labels, cell, config = _prepared(args, device)
+    precision = _precision(config, device)
+    peak = matmul_peak(args.threads, dtype=precision)
     flops = _step_flops(model, inputs, mask, labels, cell, args.batch_size)
     generator = torch.Generator().manual_seed(0)
     index = torch.arange(args.samples)
@@ -155,6 +160,7 @@ def worker(args: argparse.Namespace) -> None:
                 "points": int(inputs.shape[1]),
                 "omp": threading,
                 "peak": peak,
+                "precision": str(precision).removeprefix("torch."),
             }
         )
     )
@@ -163,11 +169,23 @@ def worker(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- driver
 
 
-def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
-    """Best FLOP/s of a (size × size) @ (size × size) float32 ``torch.mm`` with ``threads`` threads."""
+def _precision(config: object, device: object) -> object:
+    """The dtype the training steps of ``config`` compute in (float32 in trees without the setting)."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    try:
+        from crystalgenome.training.devices import resolve_precision
+    except ImportError:  # the baseline tree: float32 throughout
+        return torch.float32
+    return resolve_precision(config.precision, device)
+
+
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 5, dtype: object = None) -> float:
+    """Best FLOP/s of a (size × size) @ (size × size) ``torch.mm`` (float32 unless ``dtype``) with
+    ``threads`` threads."""
+    import torch
+
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
@@ -190,6 +208,8 @@ def _run_worker(source: Path, args: argparse.Namespace, config: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--config", config]
     for name in ("samples", "batch_size", "epochs", "threads", "device", "max_miller"):
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.precision:
+        command += ["--precision", args.precision]
     env = dict(os.environ, PYTHONPATH=str(source))
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -224,7 +244,8 @@ def compare(args: argparse.Namespace) -> None:
                     statistics.median(results[name]["wall"]),
                     info[name]["peak"],
                 )
-                print(f"  {name:8s} {info[name]['omp']}")
+                precision = info[name].get("precision", "float32")
+                print(f"  {name:8s} {info[name]['omp']}; training in {precision}")
                 print(
                     f"  {name:8s} {info[name]['points']:3d} points: wall {_summary(results[name]['wall'])}, "
                     f"CPU {_summary(results[name]['cpu'])}; {flops / 1e6:.1f} MFLOP/sample"
@@ -232,7 +253,8 @@ def compare(args: argparse.Namespace) -> None:
                 achieved = flops * rate
                 print(
                     f"  {name:8s} training {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of the matmul"
-                    f" peak in the same process ({peak / 1e9:.1f} GFLOP/s, 2048² float32 torch.mm)"
+                    f" peak in the same process ({peak / 1e9:.1f} GFLOP/s, 2048²"
+                    f" {precision} torch.mm)"
                 )
             for measure in ("wall", "cpu"):
                 new, old = results["new"][measure], results["baseline"][measure]
@@ -258,6 +280,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--max-miller", type=int, default=3, help="N of the Miller box: (2N+1)³ points")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default=None,
+        help="the new tree's TrainConfig.precision (default: its packaged default, auto)",
+    )
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the baseline code path")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

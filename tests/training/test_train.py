@@ -12,6 +12,7 @@ import torch
 
 from crystalgenome.model import ModelConfig
 from crystalgenome.training import TrainConfig, load_checkpoint, load_run, predict_proba, train
+from crystalgenome.training.devices import resolve_precision
 from crystalgenome.training.predict import model_probabilities
 from crystalgenome.training.trainer import class_weights, split_indices
 
@@ -31,7 +32,10 @@ def _random_split(n: int, fractions: tuple[float, float], seed: int) -> np.ndarr
     return split
 
 
-def test_metal_classifier_beats_majority_baseline(real_patterns, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_metal_classifier_beats_majority_baseline(real_patterns, tmp_path: Path, precision: str) -> None:
+    """In float32 and in bfloat16 mixed precision alike (bfloat16 runs on any CPU, emulated where the
+    hardware lacks it)."""
     points, labels, ids = real_patterns.metal_task()
     split = _random_split(labels.size, (0.15, 0.3), seed=0)
     config = TrainConfig(
@@ -43,6 +47,7 @@ def test_metal_classifier_beats_majority_baseline(real_patterns, tmp_path: Path)
         test_time_rotations=4,
         val_rotations=2,
         num_threads=1,
+        precision=precision,
     )
     result = train(
         points,
@@ -213,6 +218,8 @@ def test_run_folder_contents(small_run) -> None:
     metadata = json.loads((run_dir / "metadata.json").read_text())
     assert metadata["seed"] == 3 and metadata["data_fingerprint"] == "test-fingerprint"
     assert "torch" in metadata["versions"]
+    expected = resolve_precision(SMALL_CONFIG.precision, torch.device("cpu"))
+    assert metadata["precision"] == str(expected).removeprefix("torch.")
     splits = json.loads((run_dir / "splits.json").read_text())
     assert splits["val"] == [ids[i] for i in np.flatnonzero(split == "val")]
     lines = (run_dir / "metrics.csv").read_text().splitlines()

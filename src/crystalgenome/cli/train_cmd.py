@@ -75,6 +75,12 @@ def train(
     limit: LimitOption = None,
     threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: the config's)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto (default: the config's)."),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        help="Training arithmetic: auto (bfloat16 on CPUs with native bfloat16, else float32), float32 "
+        "or bfloat16 (default: the config's).",
+    ),
     workers: WorkersOption = 2,
     diffraction: dict[str, Any] | None = None,
     progress: ProgressOption = True,
@@ -100,6 +106,7 @@ def _train(options: dict[str, Any]) -> None:
     overrides = {name: options[name] for name in ("epochs", "batch_size", "lr", "class_weighting")}
     overrides["num_threads"] = options["threads"]
     overrides["device"] = options["device"]
+    overrides["precision"] = options["precision"]
     overrides = {name: value for name, value in overrides.items() if value is not None}
     train_config = train_config.replace(seed=options["seed"], **overrides)
     settings = defaults.settings(**diffraction_options(options["diffraction"]))

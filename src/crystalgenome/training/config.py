@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from crystalgenome.model import ModelConfig, resolve_model_config
+from crystalgenome.training.devices import PRECISIONS, Precision
 from crystalgenome.training.inputs import Normalisation, resolve_normalisation
 from crystalgenome.utils.config import JsonConfig
 
@@ -38,6 +39,11 @@ class TrainConfig(JsonConfig):
         normalisation: preset name (``"authors"``, ``"preprint"``) or a dict of :class:`Normalisation` fields.
         num_threads: torch CPU threads (None: leave torch's setting).
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available).
+        precision: training steps' arithmetic: ``"float32"``, ``"bfloat16"`` (mixed precision: matrix
+            products and activations in bfloat16, weights, optimiser and loss in float32) or ``"auto"``
+            (bfloat16 on a CPU with native bfloat16 instructions, else float32; see
+            :func:`~crystalgenome.training.devices.resolve_precision`). Evaluation and prediction
+            always compute in float32.
         eval_batch_size: structures per forward pass when predicting.
     """
 
@@ -62,6 +68,7 @@ class TrainConfig(JsonConfig):
     normalisation: str | dict[str, Any] = "authors"
     num_threads: int | None = 2
     device: str = "cpu"
+    precision: Precision = "auto"
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
@@ -78,6 +85,8 @@ class TrainConfig(JsonConfig):
         if not 0.0 <= self.rotation_range <= 180.0:
             raise ValueError(f"rotation_range must be in [0, 180] degrees, got {self.rotation_range}")
         resolve_normalisation(self.normalisation)  # fail early on a bad name
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def validation_rotations(self) -> int:

@@ -9,7 +9,8 @@ it, rotating a batch with one batched matmul, and running the per-point layers a
 products (see :mod:`crystalgenome.model.pointnet`). No DataLoader, no per-sample Python. A model with
 ``friedel_half`` gets the half-clouds (half the points); a lattice-frame model gets each structure's
 standard frame computed once, before the first epoch; freed activations are reused, not unmapped
-(:func:`~crystalgenome.training.cpu.keep_freed_memory`).
+(:func:`~crystalgenome.training.cpu.keep_freed_memory`); on CPUs with bfloat16 instructions the steps
+run in bfloat16 mixed precision (``TrainConfig.precision``) and Adam is torch's fused kernel.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from crystalgenome.training.checkpoint import (
 )
 from crystalgenome.training.config import SPLITS, TrainConfig
 from crystalgenome.training.cpu import keep_freed_memory
-from crystalgenome.training.devices import resolve_device
+from crystalgenome.training.devices import autocast, resolve_device, resolve_precision
 from crystalgenome.training.inputs import Normalisation, half_cloud_tensors, to_tensors
 from crystalgenome.training.metrics import classification_metrics, selection_score
 from crystalgenome.training.predict import model_probabilities, rotation_invariance
@@ -115,8 +116,12 @@ def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam or AdamW; the fused kernel (one pass per parameter, ~4× less optimiser time on CPU than
+    the per-tensor loop, the same update) wherever torch has one for the parameters."""
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return kind(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    parameters = list(model.parameters())
+    fused = all(p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") for p in parameters)
+    return kind(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
 
 
 def _make_scheduler(
@@ -160,10 +165,12 @@ def train_one_epoch(
     (:func:`~crystalgenome.model.lattice_inputs`): they are not augmented, rotations and point order
     being exact no-ops for such a model. With ``distributed``, every rank draws the same global batches
     and rotations (the same ``generator`` state) and trains on its slice of each; the returned numbers
-    are over all ranks.
+    are over all ranks. Forward passes run in ``config.precision`` (bfloat16 autocast where it resolves
+    so, :func:`~crystalgenome.training.devices.resolve_precision`); the loss is taken in float32.
     """
     model.train()
     device = inputs.device
+    precision = resolve_precision(config.precision, device)
     order = train_index[torch.randperm(train_index.numel(), generator=generator)]
     batches = list(order.split(config.batch_size))
     if len(batches) > 1 and batches[-1].numel() < config.batch_size:
@@ -188,9 +195,9 @@ def train_one_epoch(
         if distributed is not None:
             points, point_mask, target = distributed.shard(points, point_mask, target)
             batch_cell = None if batch_cell is None else distributed.shard(batch_cell)[0]
-        logits = (
-            model(points, point_mask) if batch_cell is None else model(points, point_mask, cell=batch_cell)
-        )
+        extra = {} if batch_cell is None else {"cell": batch_cell}
+        with autocast(device, precision):
+            logits = model(points, point_mask, **extra).float()
         loss = cross_entropy(logits, target, weight=loss_weights, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -382,9 +389,12 @@ def _start_or_resume(
         return
     if session.distributed is not None and not session.distributed.is_main:
         return
+    device = next(session.model.parameters()).device
+    precision = resolve_precision(identity["train_config"]["precision"], device)
     extra = {
         "num_parameters": count_parameters(session.model),
-        "device": str(next(session.model.parameters()).device),
+        "device": str(device),
+        "precision": str(precision).removeprefix("torch."),
         "num_samples": int(data.labels.size),
     }
     if session.distributed is not None:

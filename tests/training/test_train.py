@@ -180,7 +180,7 @@ def test_resume_reproduces_uninterrupted_run(small_run, tmp_path: Path) -> None:
 
 def test_resume_refuses_a_different_run(small_run) -> None:
     result, (points, mask, labels, _, names, split) = small_run
-    with pytest.raises(ValueError, match="different run"):
+    with pytest.raises(ValueError, match=r"different run \(train_config.lr differs\)"):
         train(
             points,
             mask,

@@ -69,7 +69,16 @@ def check_identity(checkpoint: dict[str, Any], identity: dict[str, Any], run_dir
     """Raise ValueError unless ``checkpoint`` belongs to the run of ``identity``."""
     for key, value in identity.items():
         if checkpoint.get(key) != value:
-            raise ValueError(f"{run_dir} holds a different run ({key} differs); choose another folder")
+            what = _differences(key, checkpoint.get(key), value)
+            raise ValueError(f"{run_dir} holds a different run ({what} differs); choose another folder")
+
+
+def _differences(key: str, saved: Any, value: Any) -> str:
+    """``key``, or the fields of ``key`` that differ when both are dicts (e.g. ``train_config.lr``)."""
+    if not (isinstance(saved, dict) and isinstance(value, dict)):
+        return key
+    fields = sorted(name for name in saved.keys() | value.keys() if saved.get(name) != value.get(name))
+    return ", ".join(f"{key}.{name}" for name in fields)
 
 
 def save_checkpoint(data: dict[str, Any], path: Path) -> None:

@@ -20,6 +20,7 @@ def test_precision_names_resolve() -> None:
     assert resolve_precision("bfloat16", CPU) == torch.bfloat16
     expected = torch.bfloat16 if native_bfloat16(CPU) else torch.float32
     assert resolve_precision("auto", CPU) == expected
+    assert resolve_precision("auto", torch.device("cuda")) == torch.float32  # GPUs: not measured
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         resolve_precision("half", CPU)
     with pytest.raises(ValueError, match="precision must be one of"):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
 Precision = Literal["auto", "float32", "bfloat16"]
-PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -19,11 +19,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices in hardware: a CPU with AVX512-BF16 or AMX
-    instructions (oneDNN kernels, about 2.4× float32 on the PointNet's shapes), or a CUDA GPU that
-    supports bfloat16."""
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    """Whether ``device`` is a CPU that multiplies bfloat16 matrices in hardware: AVX512-BF16 or AMX
+    instructions (oneDNN kernels, about 2.4× float32 on the PointNet's shapes)."""
     if device.type != "cpu":
         return False
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
@@ -40,7 +37,7 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision {name!r}; choose from {', '.join(PRECISIONS)}")
     if name == "auto":
-        return torch.bfloat16 if device.type == "cpu" and native_bfloat16(device) else torch.float32
+        return torch.bfloat16 if native_bfloat16(device) else torch.float32
     return torch.bfloat16 if name == "bfloat16" else torch.float32
 
 
